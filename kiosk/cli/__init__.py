@@ -1,0 +1,94 @@
+"""The ``kiosk`` command: argument parsing, logging and signals; subcommands live beside it."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from types import FrameType
+
+from kiosk import __version__
+from kiosk.config import ConfigError
+from kiosk.storage import StorageError
+
+#: Modules under ``kiosk.cli`` whose ``register(commands)`` adds subcommands.
+COMMAND_MODULES = ("config_cmd", "uplink_cmd", "demo_cmd")
+
+
+@dataclass
+class Context:
+    """What every subcommand gets besides its arguments: the one stop event."""
+
+    stop: threading.Event = field(default_factory=threading.Event)
+
+
+Handler = Callable[[argparse.Namespace, Context], int]
+
+
+class Commands:
+    """A level of subcommands; ``group()`` nests another level (``kiosk simulate entries``)."""
+
+    def __init__(self, parser: argparse.ArgumentParser, title: str = "command") -> None:
+        self._sub = parser.add_subparsers(dest=title, required=True, metavar=title.upper())
+        self._title = title
+        self._groups: dict[str, Commands] = {}
+
+    def add(self, name: str, help: str, handler: Handler) -> argparse.ArgumentParser:
+        parser = self._sub.add_parser(name, help=help, description=help)
+        parser.set_defaults(handler=handler)
+        return parser
+
+    def group(self, name: str, help: str) -> Commands:
+        if name not in self._groups:
+            parser = self._sub.add_parser(name, help=help, description=help)
+            self._groups[name] = Commands(parser, f"{self._title}_{name}")
+        return self._groups[name]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kiosk", description="checkpoint-kiosk: health-code and temperature checkpoint"
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--log-level",
+        default="WARNING",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="log level on stderr (default WARNING)",
+    )
+    commands = Commands(parser)
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"kiosk.cli.{name}").register(commands)
+    return parser
+
+
+def main(argv: Sequence[str]) -> int:
+    """Run one subcommand; 0 success, 1 failure, 2 usage error (from argparse)."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    context = Context()
+
+    def on_signal(_signum: int, _frame: FrameType | None) -> None:
+        context.stop.set()  # nothing else: no logging, no locks in a signal handler
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    handler: Handler = args.handler
+    try:
+        return handler(args, context)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"config error: {problem}", file=sys.stderr)
+        return 1
+    except StorageError as exc:
+        print(f"storage error: {exc}", file=sys.stderr)
+        return 1

@@ -1,0 +1,184 @@
+"""The kiosk's one frozen configuration: schema, defaults, loading from TOML and the environment."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from kiosk.confload import (
+    ConfigError,
+    ConfigProblem,
+    build,
+    describe,
+    env_layer,
+    file_layer,
+    setting,
+)
+from kiosk.confload import _Layer as Layer
+
+__all__ = ["Config", "ConfigError", "ConfigProblem", "load", "parse"]
+
+_ID = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}"
+_TOPIC = r"[^#+\s/][^#+\s]*[^#+\s/]|[^#+\s/]"
+
+
+@dataclass(frozen=True)
+class KioskSection:
+    """Who this kiosk is and where it keeps its state."""
+
+    id: str = setting(
+        "k-001", doc="kiosk id: in topics, the MQTT client id and every entry", pattern=_ID
+    )
+    site: str = setting("demo", doc="site (venue) id recorded in every entry", pattern=_ID)
+    state_dir: Path = setting(Path("/var/lib/kiosk"), doc="directory holding ledger.sqlite")
+    retention_days: int = setting(
+        21, doc="delivered entries older than this are purged", min=1, max=3650
+    )
+
+
+@dataclass(frozen=True)
+class TlsSection:
+    """TLS towards the broker; verification of the server certificate and name is always on."""
+
+    enabled: bool = setting(False, doc="connect with TLS")
+    ca_file: Path | None = setting(None, doc="CA bundle (PEM) for the broker; system CAs if unset")
+    cert_file: Path | None = setting(None, doc="client certificate (PEM) for mutual TLS")
+    key_file: Path | None = setting(None, doc="client private key (PEM) for mutual TLS")
+    server_name: str | None = setting(None, doc="name to verify instead of host (SNI too)")
+    verify: bool = setting(
+        True,
+        doc="verify the server certificate and host name; cannot be turned off",
+        check=lambda v: (
+            None
+            if v
+            else "TLS verification cannot be turned off; "
+            "trust a private CA with tls.ca_file instead"
+        ),
+    )
+
+    def __post_init__(self) -> None:
+        if (self.cert_file is None) != (self.key_file is None):
+            raise ValueError("tls.cert_file and tls.key_file must be given together")
+
+
+@dataclass(frozen=True)
+class UplinkSection:
+    """The county MQTT broker and how the outbox drains to it."""
+
+    enabled: bool = setting(True, doc="publish the outbox to the broker")
+    host: str = setting("127.0.0.1", doc="broker host name or address", pattern=r"\S+")
+    port: int = setting(1883, doc="broker TCP port", min=1, max=65535)
+    topic_prefix: str = setting(
+        "county/demo", doc="topics are {prefix}/kiosk/{id}/...", pattern=_TOPIC
+    )
+    username: str | None = setting(None, doc="MQTT user name (password from a file or credential)")
+    password_file: Path | None = setting(None, doc="file holding the MQTT password")
+    password_credential: str | None = setting(
+        None,
+        doc="systemd credential name holding the MQTT password ($CREDENTIALS_DIRECTORY)",
+        pattern=r"[A-Za-z0-9_.-]+",
+    )
+    keepalive_s: int = setting(60, doc="MQTT keepalive in seconds", min=5, max=65535)
+    window: int = setting(
+        32,
+        doc="most unacknowledged publishes at once (capped by the broker's Receive Maximum)",
+        min=1,
+        max=1024,
+    )
+    reconnect_min_s: int = setting(1, doc="first reconnect delay", min=1, max=60)
+    reconnect_max_s: int = setting(60, doc="longest reconnect delay", min=1, max=3600)
+    ack_timeout_s: float = setting(
+        120.0, doc="re-send rows unacknowledged this long while connected", min=5, max=3600
+    )
+    state_interval_s: float = setting(
+        30.0, doc="how often the retained state document is refreshed", min=1, max=3600
+    )
+    tls: TlsSection = setting(factory=TlsSection, doc="TLS settings")
+
+    def __post_init__(self) -> None:
+        if self.password_file is not None and self.password_credential is not None:
+            raise ValueError("give uplink.password_file or uplink.password_credential, not both")
+        if self.reconnect_min_s > self.reconnect_max_s:
+            raise ValueError("uplink.reconnect_min_s must not exceed uplink.reconnect_max_s")
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything the kiosk is told, loaded once; pass it (or a section of it) to constructors."""
+
+    kiosk: KioskSection = setting(factory=KioskSection, doc="identity and state")
+    uplink: UplinkSection = setting(factory=UplinkSection, doc="county MQTT broker")
+    source: str = field(default="defaults", compare=False, metadata={"internal": True})
+
+    @property
+    def ledger_path(self) -> Path:
+        return self.kiosk.state_dir / "ledger.sqlite"
+
+    def describe(self) -> dict[str, Any]:
+        """The effective config for display; secrets are masked."""
+        return describe(self)
+
+    def fingerprint(self, section: str) -> str:
+        """A short hash of one section, to notice that it changed between runs."""
+        blob = json.dumps(describe(getattr(self, section)), sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def parse(
+    values: Mapping[str, Any], source: str = "dict", environ: Mapping[str, str] | None = None
+) -> Config:
+    """Build a Config from a TOML-shaped dict (tests use this) plus optional env overrides."""
+    layers = [Layer(dict(values), source)]
+    if environ is not None:
+        layers.append(env_layer(environ))
+    config = build(Config, layers)
+    return _with_source(config, source)
+
+
+def load(path: Path, environ: Mapping[str, str] | None = None) -> Config:
+    """Read the TOML file at ``path`` and apply ``KIOSK_<SECTION>__<KEY>`` overrides."""
+    env = os.environ if environ is None else environ
+    config = build(Config, [file_layer(path), env_layer(env)])
+    return _with_source(config, str(path))
+
+
+def _with_source(config: Config, source: str) -> Config:
+    return replace(config, source=source)
+
+
+def read_secret(
+    file: Path | None, credential: str | None, environ: Mapping[str, str] | None = None
+) -> str | None:
+    """Read a secret from a file or a systemd credential; the value is never logged."""
+    env = os.environ if environ is None else environ
+    if credential is not None:
+        directory = env.get("CREDENTIALS_DIRECTORY")
+        if not directory:
+            raise ConfigError(
+                [
+                    ConfigProblem(
+                        "uplink.password_credential",
+                        f'credential "{credential}" requested but '
+                        "$CREDENTIALS_DIRECTORY is not set",
+                        "environment",
+                    )
+                ]
+            )
+        file = Path(directory) / credential
+    if file is None:
+        return None
+    try:
+        return file.read_text(encoding="utf-8").rstrip("\r\n")
+    except OSError as exc:
+        raise ConfigError(
+            [
+                ConfigProblem(
+                    "uplink.password_file", f"cannot read secret: {exc.strerror}", str(file)
+                )
+            ]
+        ) from exc

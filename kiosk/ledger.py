@@ -1,0 +1,132 @@
+"""The local ledger (台账): durable entries plus their outbox rows, retention and export."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from types import TracebackType
+
+from kiosk.model import Entry, utc_iso
+from kiosk.storage import (
+    ENTRY_COLUMNS,
+    OutboxStatus,
+    StorageError,
+    connect,
+    entry_from_row,
+    entry_values,
+    outbox_status,
+    purge_delivered,
+    storage_error,
+    write,
+)
+
+__all__ = ["Ledger", "StorageError"]
+
+
+class Ledger:
+    """Commits entries durably and reads them back.
+
+    One instance per thread (SQLite connections are not shared between threads); several
+    processes may open the same file at once (WAL), e.g. ``kiosk outbox status`` beside a
+    running kiosk. Every method raises ``StorageError`` (``StorageFull`` for a full disk)
+    with a message that names the file; the connection stays usable afterwards.
+    """
+
+    def __init__(self, path: Path, *, max_pages: int | None = None) -> None:
+        self.path = path
+        self._max_pages = max_pages
+        self._conn: sqlite3.Connection | None = None
+
+    def open(self) -> Ledger:
+        if self._conn is None:
+            self._conn = connect(self.path, "FULL")
+            if self._max_pages is not None:
+                self._conn.execute(f"PRAGMA max_page_count={int(self._max_pages)}")
+        return self
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def __enter__(self) -> Ledger:
+        return self.open()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        if self._conn is None:
+            raise StorageError(f"ledger {self.path} is not open")
+        return self._conn
+
+    def commit(self, entry: Entry) -> Entry:
+        """Write the entry, its outbox row and (for alerts) an alert row in one transaction.
+
+        Returns the entry with its gap-free ``seq`` once the transaction is on disk
+        (``synchronous=FULL``). On any failure nothing is written and no number is used up.
+        """
+        created = time.time()
+
+        def insert(db: sqlite3.Connection) -> Entry:
+            (seq,) = db.execute(
+                "INSERT INTO counters (kiosk, last_seq) VALUES (?, 1) "
+                "ON CONFLICT (kiosk) DO UPDATE SET last_seq = last_seq + 1 RETURNING last_seq",
+                (entry.kiosk,),
+            ).fetchone()
+            committed = entry.with_seq(seq)
+            row = db.execute(
+                f"INSERT INTO entries ({ENTRY_COLUMNS}) VALUES "  # noqa: S608 - constant
+                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                entry_values(committed),
+            ).lastrowid
+            kinds = ["entry", "alert"] if committed.alert_reasons else ["entry"]
+            db.executemany(
+                "INSERT INTO outbox (entry, kind, created) VALUES (?, ?, ?)",
+                [(row, kind, created) for kind in kinds],
+            )
+            return committed
+
+        return write(self._db, self.path, "committing an entry", insert)
+
+    def entries(
+        self, since: datetime | None = None, until: datetime | None = None
+    ) -> Iterator[tuple[Entry, bool]]:
+        """Entries in ``seq`` order with whether each has fully reached the broker."""
+        clauses, params = [], []
+        if since is not None:
+            clauses.append("ts >= ?")
+            params.append(utc_iso(since))
+        if until is not None:
+            clauses.append("ts < ?")
+            params.append(utc_iso(until))
+        where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+        query = (
+            f"SELECT {ENTRY_COLUMNS}, NOT EXISTS "  # noqa: S608 - constant columns
+            f"(SELECT 1 FROM outbox WHERE outbox.entry = entries.n) FROM entries {where} "
+            "ORDER BY kiosk, seq"
+        )
+        try:
+            for row in self._db.execute(query, params):
+                yield entry_from_row(row[:-1]), bool(row[-1])
+        except sqlite3.Error as exc:
+            raise storage_error(exc, self.path, "reading entries") from exc
+
+    def outbox_status(self, now: float | None = None) -> OutboxStatus:
+        try:
+            return outbox_status(self._db, now)
+        except sqlite3.Error as exc:
+            raise storage_error(exc, self.path, "reading the outbox") from exc
+
+    def purge(self, retention_days: int, now: datetime | None = None) -> int:
+        """Delete delivered entries older than the retention period; undelivered ones stay."""
+        return purge_delivered(self._db, self.path, retention_days, now)

@@ -1,0 +1,121 @@
+"""Immutable value types shared by every room of the kiosk (standard library only)."""
+
+from __future__ import annotations
+
+import os
+import time
+import uuid
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+
+class Outcome(StrEnum):
+    """What the kiosk tells the visitor: 通行 PASS, 禁止 DENY or 请联系工作人员 SEE STAFF."""
+
+    PASS = "pass"  # noqa: S105 - an outcome, not a password
+    DENY = "deny"
+    REFER = "refer"
+
+
+#: Reasons that raise an alert to the county besides the entry itself.
+ALERT_REASONS = frozenset({"code.red", "code.yellow", "temp.fever"})
+
+
+def uuid7(unix_ms: int | None = None) -> uuid.UUID:
+    """A UUIDv7 (RFC 9562): 48-bit Unix milliseconds, then random bits; sorts by creation time."""
+    ms = int(time.time() * 1000) if unix_ms is None else unix_ms
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = (ms & ((1 << 48) - 1)) << 80
+    value |= 0x7 << 76  # version
+    value |= ((rand >> 68) & 0xFFF) << 64  # rand_a
+    value |= 0b10 << 62  # variant
+    value |= rand & ((1 << 62) - 1)  # rand_b
+    return uuid.UUID(int=value)
+
+
+def utc_iso(ts: datetime) -> str:
+    """ISO 8601 in UTC with milliseconds and a ``Z``: ``2026-11-28T23:30:00.123Z``."""
+    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ts.microsecond // 1000:03d}Z"
+
+
+def parse_utc(text: str) -> datetime:
+    """Parse an ISO 8601 timestamp; naive times are taken as UTC."""
+    parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One visitor at the door, as recorded in the ledger and sent to the county.
+
+    ``seq`` is 0 until the ledger commits the entry and gives it the kiosk's next gap-free
+    number. Nothing personal is kept beyond a masked name and a keyed hash of the subject.
+    """
+
+    id: str
+    seq: int
+    kiosk: str
+    site: str
+    ts: datetime
+    decision: Outcome
+    reasons: tuple[str, ...] = ()
+    code_kind: str | None = None
+    code_status: str | None = None
+    masked_name: str | None = None
+    subject_hash: str | None = None
+    temperature_c: float | None = None
+    temperature_state: str | None = None
+    policy_version: str | None = None
+
+    @classmethod
+    def new(
+        cls,
+        kiosk: str,
+        site: str,
+        decision: Outcome,
+        reasons: tuple[str, ...] = (),
+        ts: datetime | None = None,
+        **fields: Any,
+    ) -> Entry:
+        """A fresh, not yet committed entry with a new UUIDv7 and the current UTC time."""
+        when = ts or datetime.now(UTC)
+        ident = uuid7(int(when.timestamp() * 1000))
+        return cls(
+            id=str(ident),
+            seq=0,
+            kiosk=kiosk,
+            site=site,
+            ts=when,
+            decision=decision,
+            reasons=tuple(reasons),
+            **fields,
+        )
+
+    @property
+    def alert_reasons(self) -> tuple[str, ...]:
+        """The reasons that make this entry an alert (red or yellow code, fever)."""
+        return tuple(r for r in self.reasons if r in ALERT_REASONS)
+
+    def with_seq(self, seq: int) -> Entry:
+        return replace(self, seq=seq)
+
+    def to_record(self) -> dict[str, Any]:
+        """A flat, JSON-ready dict; the wire and export format share it."""
+        return {
+            "id": self.id,
+            "seq": self.seq,
+            "kiosk": self.kiosk,
+            "site": self.site,
+            "ts": utc_iso(self.ts),
+            "decision": self.decision.value,
+            "reasons": list(self.reasons),
+            "code_kind": self.code_kind,
+            "code_status": self.code_status,
+            "masked_name": self.masked_name,
+            "subject_hash": self.subject_hash,
+            "temperature_c": self.temperature_c,
+            "temperature_state": self.temperature_state,
+            "policy_version": self.policy_version,
+        }

@@ -1,0 +1,90 @@
+"""Build the paho-mqtt client: MQTT v5, Last Will, TLS, credentials, callbacks into a queue."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import ssl
+from typing import Any
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+
+from kiosk.config import TlsSection, UplinkSection
+from kiosk.uplink.events import Acked, Connected, ConnectRefused, Disconnected, Event
+from kiosk.uplink.wire import Topics, status_payload
+
+logger = logging.getLogger(__name__)
+
+
+def tls_context(tls: TlsSection) -> ssl.SSLContext:
+    """A client context that always verifies the broker's certificate and host name."""
+    ctx = ssl.create_default_context(
+        ssl.Purpose.SERVER_AUTH, cafile=str(tls.ca_file) if tls.ca_file else None
+    )
+    ctx.check_hostname = True
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    if tls.cert_file is not None and tls.key_file is not None:
+        ctx.load_cert_chain(str(tls.cert_file), str(tls.key_file))
+    return ctx
+
+
+def _reason(rc: Any) -> str:
+    if isinstance(rc, ReasonCode):
+        return f"0x{rc.value:02X} {rc.getName()}"
+    return str(rc)
+
+
+def make_client(
+    uplink: UplinkSection,
+    kiosk_id: str,
+    site: str,
+    events: queue.SimpleQueue[Event],
+    password: str | None,
+) -> mqtt.Client:
+    """A configured, not yet connected client whose callbacks only put events on ``events``.
+
+    Raises ``OSError``/``ssl.SSLError`` when TLS files cannot be read.
+    """
+    client = mqtt.Client(
+        CallbackAPIVersion.VERSION2,
+        client_id=kiosk_id,
+        protocol=mqtt.MQTTv5,
+        reconnect_on_failure=True,
+    )
+    topics = Topics(uplink.topic_prefix, kiosk_id)
+    client.will_set(topics.status, status_payload(False, kiosk_id, site), qos=1, retain=True)
+    if uplink.username is not None:
+        client.username_pw_set(uplink.username, password)
+    if uplink.tls.enabled:
+        client.tls_set_context(tls_context(uplink.tls))
+    client.max_inflight_messages_set(uplink.window)
+    client.max_queued_messages_set(0)
+    client.reconnect_delay_set(uplink.reconnect_min_s, uplink.reconnect_max_s)
+
+    def on_connect(
+        _c: mqtt.Client, _u: Any, _flags: Any, rc: ReasonCode, props: Properties | None
+    ) -> None:
+        if rc.is_failure:
+            events.put(ConnectRefused(_reason(rc)))
+            return
+        receive_max = getattr(props, "ReceiveMaximum", None) if props is not None else None
+        events.put(Connected(receive_max))
+
+    def on_connect_fail(_c: mqtt.Client, _u: Any) -> None:
+        events.put(ConnectRefused("connection failed"))
+
+    def on_disconnect(_c: mqtt.Client, _u: Any, _f: Any, rc: ReasonCode, _p: Any) -> None:
+        events.put(Disconnected(_reason(rc)))
+
+    def on_publish(_c: mqtt.Client, _u: Any, mid: int, rc: ReasonCode, _p: Any) -> None:
+        events.put(Acked(mid, bool(rc.is_failure), _reason(rc)))
+
+    client.on_connect = on_connect
+    client.on_connect_fail = on_connect_fail
+    client.on_disconnect = on_disconnect
+    client.on_publish = on_publish
+    return client

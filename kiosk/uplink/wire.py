@@ -1,0 +1,99 @@
+"""Topics and JSON payloads the kiosk sends to the county broker (see docs/mqtt.md)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from kiosk import __version__
+from kiosk.model import Entry, utc_iso
+from kiosk.storage import OutboxStatus
+
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Topics:
+    """``{prefix}/kiosk/{id}/{entries|alerts|status|state}``."""
+
+    prefix: str
+    kiosk_id: str
+
+    def _topic(self, leaf: str) -> str:
+        return f"{self.prefix}/kiosk/{self.kiosk_id}/{leaf}"
+
+    @property
+    def entries(self) -> str:
+        return self._topic("entries")
+
+    @property
+    def alerts(self) -> str:
+        return self._topic("alerts")
+
+    @property
+    def status(self) -> str:
+        return self._topic("status")
+
+    @property
+    def state(self) -> str:
+        return self._topic("state")
+
+
+def _dump(doc: dict[str, Any]) -> bytes:
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def entry_payload(entry: Entry) -> bytes:
+    """The entry message: the ledger record plus the payload schema version."""
+    return _dump({"schema": SCHEMA_VERSION, "type": "entry", **entry.to_record()})
+
+
+def alert_payload(entry: Entry) -> bytes:
+    """The alert raised by an entry; ``entry_id`` identifies it for de-duplication."""
+    record = entry.to_record()
+    return _dump(
+        {
+            "schema": SCHEMA_VERSION,
+            "type": "alert",
+            "entry_id": entry.id,
+            "seq": entry.seq,
+            "kiosk": entry.kiosk,
+            "site": entry.site,
+            "ts": record["ts"],
+            "decision": record["decision"],
+            "alerts": list(entry.alert_reasons),
+            "reasons": record["reasons"],
+            "code_status": entry.code_status,
+            "masked_name": entry.masked_name,
+            "temperature_c": entry.temperature_c,
+        }
+    )
+
+
+def status_payload(online: bool, kiosk_id: str, site: str, now: datetime | None = None) -> bytes:
+    """Availability document; retained. The offline variant is also the Last Will."""
+    doc: dict[str, Any] = {
+        "schema": SCHEMA_VERSION,
+        "state": "online" if online else "offline",
+        "kiosk": kiosk_id,
+        "site": site,
+    }
+    if online:
+        doc["version"] = __version__
+        doc["since"] = utc_iso(now or datetime.now(UTC))
+    return _dump(doc)
+
+
+def state_payload(status: OutboxStatus, now: datetime | None = None) -> bytes:
+    """Retained state document: backlog size and the age of the oldest pending row."""
+    return _dump(
+        {
+            "schema": SCHEMA_VERSION,
+            "ts": utc_iso(now or datetime.now(UTC)),
+            "backlog": status.pending,
+            "oldest_pending_age_s": status.oldest_age_s,
+            "parked": status.parked,
+        }
+    )

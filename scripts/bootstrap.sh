@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Install what the kiosk needs on a fresh Debian/Raspberry Pi OS machine, idempotently:
+# Debian packages (only when run as root; otherwise say what is missing), a venv in .venv
+# and the package in it.  Usage: scripts/bootstrap.sh [run|dev]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+profile="${1:-run}"
+# Debian packages each profile needs. Keep the lists short and name why.
+run_packages=(mosquitto)            # local broker for the demo
+dev_packages=(mosquitto)            # test brokers
+[ "$profile" = dev ] && wanted=("${dev_packages[@]}") || wanted=("${run_packages[@]}")
+
+say() { printf 'bootstrap: %s\n' "$*" >&2; }
+
+missing=()
+if command -v dpkg-query >/dev/null 2>&1; then
+  for pkg in "${wanted[@]}"; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing+=("$pkg")
+  done
+fi
+python_ok() { command -v python3 >/dev/null 2>&1 && python3 -c 'import sys, venv, ensurepip; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; }
+python_ok || missing+=(python3 python3-venv)
+
+if [ "${#missing[@]}" -gt 0 ]; then
+  if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null 2>&1; then
+    say "installing Debian packages: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  else
+    say "missing Debian packages: ${missing[*]} (run as root, or: sudo apt install ${missing[*]})"
+  fi
+fi
+python_ok || { say "Python 3.11 or newer with venv is required"; exit 1; }
+
+if [ ! -x .venv/bin/python ]; then
+  say "creating .venv"
+  python3 -m venv .venv
+fi
+extras=""
+[ "$profile" = dev ] && extras="[dev]"
+stamp=".venv/.installed-$profile"
+if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
+  say "installing checkpoint-kiosk$extras into .venv"
+  .venv/bin/python -m pip install -q --disable-pip-version-check -e ".$extras"
+  touch "$stamp"
+fi

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Install what is missing, then run every check CI runs: ruff, mypy and the test suite.
+# Extra arguments go to pytest (e.g. scripts/test.sh -k uplink).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/bootstrap.sh dev
+.venv/bin/ruff check .
+.venv/bin/ruff format --check .
+.venv/bin/mypy
+exec .venv/bin/pytest "$@"
