@@ -119,3 +119,102 @@ class Entry:
             "temperature_state": self.temperature_state,
             "policy_version": self.policy_version,
         }
+
+
+# -- what the devices and verifiers report -------------------------------------------------
+# Shared by scanner/, sensors/, codes/, policy.py and checkpoint.py. Fields may be added (with
+# defaults); existing ones keep their names and meaning.
+
+
+@dataclass(frozen=True)
+class ScannedCode:
+    """A code read off a camera frame. ``text`` is raw and stays in memory: never log or store it.
+
+    ``colour_hint`` (green/yellow/red/other) is the colour of the code's modules: evidence beside
+    a verification, never a verdict. ``t`` is the ``time.monotonic()`` of the frame.
+    """
+
+    text: str
+    format: str
+    bbox: tuple[int, int, int, int] | None
+    colour_hint: str
+    t: float
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One raw sample from a thermometer: object and (if the module reports it) ambient in °C."""
+
+    object_c: float
+    ambient_c: float | None
+    t: float  # time.monotonic() when the frame was parsed
+
+
+class TempState(StrEnum):
+    """Where the reading filter stands; only OK and FEVER carry a decision-grade value."""
+
+    MEASURING = "measuring"
+    OK = "ok"
+    FEVER = "fever"
+    NOT_READY = "not_ready"
+    NO_SUBJECT = "no_subject"
+
+
+@dataclass(frozen=True)
+class Temperature:
+    """A filtered temperature: ``value_c`` = median of the stable window + ``offset_c``.
+
+    Raw object and ambient values are kept so that the compensation applied is always visible.
+    """
+
+    state: TempState
+    value_c: float | None = None
+    raw_object_c: float | None = None
+    ambient_c: float | None = None
+    offset_c: float = 0.0
+    samples: int = 0
+    t: float = 0.0
+
+
+class CodeStatus(StrEnum):
+    """A code's verified status: a colour only when the issuer's answer was verified."""
+
+    GREEN = "green"
+    YELLOW = "yellow"
+    RED = "red"
+    EXPIRED = "expired"
+    NOT_FOUND = "not_found"
+    FAILED = "failed"  # could not verify: bad signature, unknown issuer, malformed, unknown format
+    TIMEOUT = "timeout"
+
+
+@dataclass(frozen=True)
+class Verification:
+    """What a verifier concluded about one code; no raw code text, ID number or full name.
+
+    ``valid`` is true only for a verified answer (signature or online service); ``reasons`` are
+    stable reason codes such as ``code.bad_signature``.
+    """
+
+    kind: str  # "county-pass" | "eu-dcc" | "online-token" | "unknown"
+    status: CodeStatus
+    valid: bool
+    reasons: tuple[str, ...] = ()
+    masked_name: str | None = None
+    subject_hash: str | None = None
+    issuer: str | None = None
+    issued_at: datetime | None = None
+    expires_at: datetime | None = None
+    status_updated_at: datetime | None = None
+    test_at: datetime | None = None
+    test_result: str | None = None
+    vaccine_doses: int | None = None
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The policy's verdict with stable reason codes and the policy version that produced it."""
+
+    outcome: Outcome
+    reasons: tuple[str, ...]
+    policy_version: str
