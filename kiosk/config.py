@@ -77,6 +77,11 @@ class UplinkSection:
         "county/demo", doc="topics are {prefix}/kiosk/{id}/...", pattern=_TOPIC
     )
     username: str | None = setting(None, doc="MQTT user name (password from a file or credential)")
+    password: str | None = setting(
+        None,
+        doc="MQTT password inline (discouraged: prefer password_file or a credential)",
+        secret=True,
+    )
     password_file: Path | None = setting(None, doc="file holding the MQTT password")
     password_credential: str | None = setting(
         None,
@@ -101,8 +106,11 @@ class UplinkSection:
     tls: TlsSection = setting(factory=TlsSection, doc="TLS settings")
 
     def __post_init__(self) -> None:
-        if self.password_file is not None and self.password_credential is not None:
-            raise ValueError("give uplink.password_file or uplink.password_credential, not both")
+        given = [self.password, self.password_file, self.password_credential]
+        if sum(x is not None for x in given) > 1:
+            raise ValueError(
+                "give one of uplink.password, uplink.password_file, uplink.password_credential"
+            )
         if self.reconnect_min_s > self.reconnect_max_s:
             raise ValueError("uplink.reconnect_min_s must not exceed uplink.reconnect_max_s")
 
@@ -152,33 +160,31 @@ def _with_source(config: Config, source: str) -> Config:
 
 
 def read_secret(
-    file: Path | None, credential: str | None, environ: Mapping[str, str] | None = None
+    key: str,
+    file: Path | None,
+    credential: str | None,
+    environ: Mapping[str, str] | None = None,
 ) -> str | None:
-    """Read a secret from a file or a systemd credential; the value is never logged."""
+    """Read a secret from a file or a systemd credential (``$CREDENTIALS_DIRECTORY/NAME``).
+
+    ``key`` is the config key prefix named in errors (``uplink.password``); the value itself
+    is never logged or shown.
+    """
     env = os.environ if environ is None else environ
+    source_key = f"{key}_file"
     if credential is not None:
+        source_key = f"{key}_credential"
         directory = env.get("CREDENTIALS_DIRECTORY")
         if not directory:
-            raise ConfigError(
-                [
-                    ConfigProblem(
-                        "uplink.password_credential",
-                        f'credential "{credential}" requested but '
-                        "$CREDENTIALS_DIRECTORY is not set",
-                        "environment",
-                    )
-                ]
-            )
+            problem = f'credential "{credential}" requested but $CREDENTIALS_DIRECTORY is not set'
+            raise ConfigError([ConfigProblem(source_key, problem, "environment")])
         file = Path(directory) / credential
     if file is None:
         return None
     try:
         return file.read_text(encoding="utf-8").rstrip("\r\n")
-    except OSError as exc:
+    except (OSError, UnicodeDecodeError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) else "not UTF-8 text"
         raise ConfigError(
-            [
-                ConfigProblem(
-                    "uplink.password_file", f"cannot read secret: {exc.strerror}", str(file)
-                )
-            ]
+            [ConfigProblem(source_key, f"cannot read secret: {why}", str(file))]
         ) from exc

@@ -81,6 +81,7 @@ class Entry:
     ) -> Entry:
         """A fresh, not yet committed entry with a new UUIDv7 and the current UTC time."""
         when = ts or datetime.now(UTC)
+        when = when.replace(microsecond=when.microsecond // 1000 * 1000)  # stored to the ms
         ident = uuid7(int(when.timestamp() * 1000))
         return cls(
             id=str(ident),

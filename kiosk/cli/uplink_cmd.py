@@ -13,7 +13,7 @@ from pathlib import Path
 
 from kiosk.cli import Commands, Context
 from kiosk.cli.output import emit
-from kiosk.config import Config, load, read_secret
+from kiosk.config import Config, load
 from kiosk.export import csv_lines, jsonl_lines
 from kiosk.ledger import Ledger
 from kiosk.model import parse_utc
@@ -67,11 +67,8 @@ def _positive_int(text: str) -> int:
 
 
 def start_publisher(config: Config, stop: threading.Event) -> Publisher:
-    """Read the broker password (if any) and start the publisher thread."""
-    up = config.uplink
-    publisher = Publisher(
-        config, stop, password=read_secret(up.password_file, up.password_credential)
-    )
+    """Start the publisher thread (it reads the broker password, if any)."""
+    publisher = Publisher(config, stop)
     publisher.start()
     return publisher
 

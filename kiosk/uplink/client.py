@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import queue
 import ssl
+import sys
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -75,7 +76,9 @@ def make_client(
         events.put(Connected(receive_max))
 
     def on_connect_fail(_c: mqtt.Client, _u: Any) -> None:
-        events.put(ConnectRefused("connection failed"))
+        # paho calls this inside its ``except OSError`` block: the cause is still at hand
+        cause = sys.exc_info()[1]
+        events.put(ConnectRefused(f"connection failed: {cause}" if cause else "connection failed"))
 
     def on_disconnect(_c: mqtt.Client, _u: Any, _f: Any, rc: ReasonCode, _p: Any) -> None:
         events.put(Disconnected(_reason(rc)))

@@ -19,6 +19,7 @@ class Received:
     topic: str
     doc: dict[str, Any]
     retained: bool
+    dup: bool = False
 
 
 class Collector:
@@ -55,7 +56,7 @@ class Collector:
                 doc = json.loads(msg.payload)
             except ValueError:
                 doc = {"raw": msg.payload.decode(errors="replace")}
-            self._messages.put(Received(msg.topic, doc, bool(msg.retain)))
+            self._messages.put(Received(msg.topic, doc, bool(msg.retain), bool(msg.dup)))
 
         client.on_connect = on_connect
         client.on_disconnect = on_disconnect

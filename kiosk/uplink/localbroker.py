@@ -50,7 +50,10 @@ class LocalBroker:
 
     Keeps the same port across ``kill()``/``start()`` so clients reconnect to it. Persistence
     is on with a one-second autosave (mosquitto's default of 30 minutes loses acknowledged
-    messages on SIGKILL). Use as a context manager or call ``stop()``.
+    messages on SIGKILL); ``save_every_change`` saves after every change instead, for tests
+    that SIGKILL the broker. ``receive_maximum`` (0 = unlimited) is mosquitto's
+    ``max_inflight_messages``, advertised to clients as Receive Maximum. Use as a context
+    manager or call ``stop()``.
     """
 
     def __init__(
@@ -62,6 +65,8 @@ class LocalBroker:
         users: dict[str, str] | None = None,
         tls: BrokerTls | None = None,
         max_queued_messages: int = 100_000,
+        receive_maximum: int = 0,
+        save_every_change: bool = False,
     ) -> None:
         self.workdir = workdir
         self.port = port or free_port()
@@ -69,6 +74,8 @@ class LocalBroker:
         self._users = users or {}
         self._tls = tls
         self._max_queued = max_queued_messages
+        self._receive_maximum = receive_maximum
+        self._save_every_change = save_every_change
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -84,8 +91,9 @@ class LocalBroker:
             "persistence true",
             f"persistence_location {data}/",
             "autosave_interval 1",
+            f"autosave_on_changes {'true' if self._save_every_change else 'false'}",
             f"max_queued_messages {self._max_queued}",
-            "max_inflight_messages 0",
+            f"max_inflight_messages {self._receive_maximum}",
             f"log_dest file {self.log_path}",
             "log_type error",
             "log_type warning",

@@ -12,7 +12,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from kiosk.config import Config
+from kiosk.config import Config, read_secret
 from kiosk.storage import StorageError
 from kiosk.uplink.client import make_client
 from kiosk.uplink.events import Acked, Connected, ConnectRefused, Disconnected, Event, Wake
@@ -58,6 +58,7 @@ class _Loop:
     unsaved_acks: list[int] = field(default_factory=list)
     unsaved_parks: list[tuple[int, str]] = field(default_factory=list)
     connected: bool = False
+    refused: bool = False  # the last connection attempt was refused
     connected_since: float = 0.0
     receive_maximum: int | None = None
     next_state: float = 0.0
@@ -70,8 +71,7 @@ class Publisher:
 
     A PUBACK with a v5 failure code parks the row: it stays in the ledger, is counted by
     ``kiosk outbox status`` and is retried when the uplink config changes. Paho callbacks only
-    put events on a queue; all state lives in this thread. ``start()`` builds the client (and
-    raises ``OSError``/``ssl.SSLError`` for unreadable TLS files); the constructor does no I/O.
+    put events on a queue; all state lives in this thread. The constructor does no I/O.
     Setting the shared ``stop`` event makes the thread publish ``offline``, wait briefly for
     outstanding acknowledgements, disconnect and end.
     """
@@ -81,12 +81,10 @@ class Publisher:
         config: Config,
         stop: threading.Event,
         *,
-        password: str | None = None,
         flush_s: float = 2.0,
     ) -> None:
         self._cfg = config
         self._stop = stop
-        self._password = password
         self._flush_s = flush_s
         self._events: queue.SimpleQueue[Event] = queue.SimpleQueue()
         self._topics = Topics(config.uplink.topic_prefix, config.kiosk.id)
@@ -99,8 +97,17 @@ class Publisher:
         self._props.ContentType = "application/json"
 
     def start(self) -> None:
+        """Read the broker password and TLS files, then start the thread.
+
+        Raises ``ConfigError`` for an unreadable secret and ``OSError``/``ssl.SSLError`` for
+        unusable TLS files.
+        """
+        up = self._cfg.uplink
+        password = up.password or read_secret(
+            "uplink.password", up.password_file, up.password_credential
+        )
         self._client = make_client(
-            self._cfg.uplink, self._cfg.kiosk.id, self._cfg.kiosk.site, self._events, self._password
+            up, self._cfg.kiosk.id, self._cfg.kiosk.site, self._events, password
         )
         self._thread = threading.Thread(target=self._run, name="uplink")
         self._thread.start()
@@ -205,7 +212,7 @@ class Publisher:
             else:
                 loop.unsaved_acks.append(row.row_id)
         elif isinstance(event, Connected):
-            loop.connected, loop.connected_since = True, now
+            loop.connected, loop.connected_since, loop.refused = True, now, False
             loop.receive_maximum = event.receive_maximum
             logger.info(
                 "uplink connected to %s (broker receive maximum %s)",
@@ -225,8 +232,11 @@ class Publisher:
             if loop.connected:
                 logger.warning("uplink disconnected: %s", event.reason)
             loop.connected = False
+            if not loop.refused:  # a refused CONNACK is followed by a disconnect: keep its reason
+                self._update(last_error=f"disconnected: {event.reason}")
         elif isinstance(event, ConnectRefused):
             logger.warning("uplink connection refused: %s", event.reason)
+            loop.refused = True
             self._update(last_error=f"connection refused: {event.reason}")
         elif isinstance(event, Wake):
             pass

@@ -1,0 +1,339 @@
+"""Uplink against real mosquitto processes: delivery, order, retained status, auth, ACL, TLS."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kiosk.config import Config
+from kiosk.ledger import Ledger
+from kiosk.model import Entry, Outcome
+from kiosk.uplink.collector import Collector, Received
+from kiosk.uplink.localbroker import BrokerTls, LocalBroker
+from kiosk.uplink.publisher import Publisher
+from tests.helpers import Pki, make_config
+
+pytestmark = pytest.mark.integration
+
+ALL = "county/demo/kiosk/+/+"
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 15.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
+@contextmanager
+def publishing(config: Config) -> Iterator[Publisher]:
+    stop = threading.Event()
+    publisher = Publisher(config, stop)
+    publisher.start()
+    try:
+        yield publisher
+    finally:
+        stop.set()
+        assert publisher.join(10)
+
+
+@contextmanager
+def collecting(port: int, topic: str = ALL, client_id: str = "ingest") -> Iterator[Collector]:
+    collector = Collector(port, topic, client_id).start()
+    assert collector.connected.wait(10)
+    try:
+        yield collector
+    finally:
+        collector.stop()
+
+
+class Inbox:
+    """Accumulates what a collector received."""
+
+    def __init__(self, collector: Collector) -> None:
+        self.collector = collector
+        self.messages: list[Received] = []
+
+    def poll(self) -> list[Received]:
+        self.messages += self.collector.drain()
+        return self.messages
+
+    def on(self, leaf: str) -> list[dict[str, Any]]:
+        return [m.doc for m in self.poll() if m.topic.endswith("/" + leaf)]
+
+
+def commit(
+    ledger: Ledger, n: int, decision: Outcome = Outcome.PASS, reasons: tuple[str, ...] = ()
+) -> list[Entry]:
+    return [ledger.commit(Entry.new("k-001", "fanzhuang", decision, reasons)) for _ in range(n)]
+
+
+def test_delivers_every_entry_in_seq_order(tmp_path: Path, broker: LocalBroker) -> None:
+    config = make_config(tmp_path / "state", broker.port)
+    with collecting(broker.port) as collector, Ledger(config.ledger_path) as ledger:
+        inbox = Inbox(collector)
+        committed = commit(ledger, 300)
+        with publishing(config):
+            assert wait_until(lambda: len(inbox.on("entries")) >= 300)
+            assert wait_until(lambda: ledger.outbox_status().pending == 0)
+        docs = inbox.on("entries")
+    assert [d["seq"] for d in docs] == list(range(1, 301))
+    assert [d["id"] for d in docs] == [e.id for e in committed]
+    first = docs[0]
+    assert first["schema"] == 1 and first["type"] == "entry"
+    assert first["kiosk"] == "k-001" and first["site"] == "fanzhuang"
+    assert first["ts"].endswith("Z") and first["decision"] == "pass"
+
+
+def test_alerts_go_first_on_their_own_topic(tmp_path: Path, broker: LocalBroker) -> None:
+    config = make_config(tmp_path / "state", broker.port)
+    with collecting(broker.port) as collector, Ledger(config.ledger_path) as ledger:
+        inbox = Inbox(collector)
+        commit(ledger, 50)
+        red = commit(ledger, 1, Outcome.DENY, ("code.red",))[0]
+        fever = commit(ledger, 1, Outcome.DENY, ("temp.fever",))[0]
+        with publishing(config):
+            assert wait_until(
+                lambda: len(inbox.on("entries")) == 52 and len(inbox.on("alerts")) == 2
+            )
+        order = [
+            (m.topic.rsplit("/", 1)[1], m.doc.get("seq"))
+            for m in inbox.poll()
+            if not m.topic.endswith(("status", "state"))
+        ]
+    assert order[:2] == [("alerts", red.seq), ("alerts", fever.seq)]
+    alerts = inbox.on("alerts")
+    assert alerts[0]["entry_id"] == red.id and alerts[0]["alerts"] == ["code.red"]
+    assert alerts[1]["alerts"] == ["temp.fever"]
+
+
+def test_status_and_state_are_retained_entries_never(tmp_path: Path, broker: LocalBroker) -> None:
+    config = make_config(tmp_path / "state", broker.port)
+    with Ledger(config.ledger_path) as ledger:
+        commit(ledger, 5, Outcome.DENY, ("code.red",))
+        with publishing(config):
+            assert wait_until(lambda: ledger.outbox_status().pending == 0)
+            # a subscriber arriving later sees only the retained availability and state
+            with collecting(broker.port, client_id="late") as late:
+                time.sleep(1.0)
+                received = late.drain()
+    topics = sorted({m.topic.rsplit("/", 1)[1] for m in received})
+    assert topics == ["state", "status"]
+    assert all(m.retained for m in received)
+    status = next(m.doc for m in received if m.topic.endswith("status"))
+    assert status["state"] == "online" and status["kiosk"] == "k-001" and "version" in status
+
+
+def test_clean_stop_publishes_offline(tmp_path: Path, broker: LocalBroker) -> None:
+    config = make_config(tmp_path / "state", broker.port)
+    with collecting(broker.port) as collector:
+        inbox = Inbox(collector)
+        with publishing(config):
+            assert wait_until(lambda: [d["state"] for d in inbox.on("status")] == ["online"])
+        assert wait_until(lambda: [d["state"] for d in inbox.on("status")] == ["online", "offline"])
+
+
+def test_state_document_reports_backlog(tmp_path: Path, broker: LocalBroker) -> None:
+    config = make_config(tmp_path / "state", broker.port, uplink={"state_interval_s": 1.0})
+    with collecting(broker.port) as collector, Ledger(config.ledger_path) as ledger:
+        inbox = Inbox(collector)
+        with publishing(config):
+            assert wait_until(lambda: len(inbox.on("state")) >= 1)
+            commit(ledger, 3)
+            assert wait_until(lambda: ledger.outbox_status().pending == 0)
+            assert wait_until(lambda: len(inbox.on("state")) >= 3, timeout=5)
+        state = inbox.on("state")[-1]
+    assert set(state) == {"schema", "ts", "backlog", "oldest_pending_age_s", "parked"}
+    assert state["backlog"] == 0 and state["parked"] == 0
+
+
+def test_commits_while_broker_is_down_then_drains(tmp_path: Path) -> None:
+    broker = LocalBroker(tmp_path / "broker")
+    config = make_config(tmp_path / "state", broker.port, uplink={"reconnect_max_s": 1})
+    with Ledger(config.ledger_path) as ledger, publishing(config) as publisher:
+        committed = commit(ledger, 40)  # no broker at all: commits never wait for the network
+        time.sleep(1.5)
+        assert ledger.outbox_status().pending == 40
+        assert not publisher.health().connected
+        with broker, collecting(broker.port) as collector:
+            inbox = Inbox(collector)
+            assert wait_until(lambda: ledger.outbox_status().pending == 0, timeout=20)
+            assert wait_until(lambda: len(inbox.on("entries")) == 40)
+            assert {d["id"] for d in inbox.on("entries")} == {e.id for e in committed}
+
+
+def test_no_matching_subscribers_is_a_success(tmp_path: Path, broker: LocalBroker) -> None:
+    """v5 PUBACK 0x10 (no matching subscribers) is below 0x80: the rows are delivered."""
+    config = make_config(tmp_path / "state", broker.port)
+    with Ledger(config.ledger_path) as ledger, publishing(config) as publisher:
+        commit(ledger, 10)
+        assert wait_until(lambda: ledger.outbox_status().pending == 0)
+        assert ledger.outbox_status().parked == 0
+        assert publisher.health().acked == 10
+
+
+def test_window_never_exceeds_broker_receive_maximum(tmp_path: Path) -> None:
+    with LocalBroker(tmp_path / "broker", receive_maximum=5) as broker:
+        config = make_config(tmp_path / "state", broker.port, uplink={"window": 32})
+        with Ledger(config.ledger_path) as ledger, publishing(config) as publisher:
+            commit(ledger, 200)
+            assert wait_until(lambda: ledger.outbox_status().pending == 0)
+            assert publisher.health().window == 5
+
+
+ACL = """user k-001
+topic write county/demo/kiosk/k-001/entries
+topic write county/demo/kiosk/k-001/status
+topic write county/demo/kiosk/k-001/state
+user ingest
+topic read county/#
+"""
+
+
+def test_acl_rejection_is_parked_not_lost_and_retried_after_config_change(
+    tmp_path: Path,
+) -> None:
+    users = {"k-001": "kiosk-pw", "ingest": "ingest-pw"}
+    (tmp_path / "pw").write_text("kiosk-pw\n")
+    uplink = {"username": "k-001", "password_file": str(tmp_path / "pw")}
+    with LocalBroker(tmp_path / "broker", acl=ACL, users=users) as broker:
+        config = make_config(tmp_path / "state", broker.port, uplink=uplink)
+        with Ledger(config.ledger_path) as ledger, publishing(config) as publisher:
+            commit(ledger, 3)
+            red = commit(ledger, 1, Outcome.DENY, ("code.red",))[0]
+            # entries are allowed; the alert topic is not: 0x87 Not authorized parks that row
+            assert wait_until(lambda: ledger.outbox_status().pending == 0)
+            status = ledger.outbox_status()
+            assert status.parked == 1
+            assert publisher.health().parked == 1
+            delivered = {e.id: ok for e, ok in ledger.entries()}
+            assert delivered[red.id] is False  # its alert is still owed
+    # the county fixes the ACL; the kiosk's uplink config changes (new window): rows retried
+    fixed = ACL + "user k-001\ntopic write county/demo/kiosk/k-001/alerts\n"
+    with LocalBroker(tmp_path / "broker2", acl=fixed, users=users) as broker:
+        config = make_config(tmp_path / "state", broker.port, uplink={**uplink, "window": 16})
+        with Ledger(config.ledger_path) as ledger, publishing(config):
+            assert wait_until(lambda: ledger.outbox_status().parked == 0)
+            assert wait_until(lambda: ledger.outbox_status().pending == 0)
+            assert all(ok for _, ok in ledger.entries())
+
+
+def test_wrong_password_delivers_nothing_and_loses_nothing(tmp_path: Path) -> None:
+    with LocalBroker(tmp_path / "broker", users={"k-001": "right"}) as broker:
+        config = make_config(
+            tmp_path / "state", broker.port, uplink={"username": "k-001", "password": "wrong"}
+        )
+        with Ledger(config.ledger_path) as ledger, publishing(config) as publisher:
+            commit(ledger, 5)
+            assert wait_until(
+                lambda: (publisher.health().last_error or "").startswith("connection refused")
+            )
+            assert ledger.outbox_status().pending == 5
+            assert not publisher.health().connected
+
+
+@pytest.fixture
+def pki(tmp_path: Path) -> Pki:
+    return Pki(tmp_path / "pki")
+
+
+def test_tls_with_hostname_verification(tmp_path: Path, pki: Pki) -> None:
+    cert, key = pki.issue("broker", server=True)
+    tls = BrokerTls(pki.ca_file, cert, key)
+    with LocalBroker(tmp_path / "broker", tls=tls) as broker:
+        config = make_config(
+            tmp_path / "state",
+            broker.port,
+            uplink={"tls": {"enabled": True, "ca_file": str(pki.ca_file)}},
+        )
+        with Ledger(config.ledger_path) as ledger, publishing(config) as publisher:
+            commit(ledger, 20)
+            assert wait_until(lambda: ledger.outbox_status().pending == 0)
+            assert publisher.health().acked == 20
+
+
+def test_tls_refuses_an_untrusted_or_misnamed_broker(tmp_path: Path, pki: Pki) -> None:
+    other = Pki(tmp_path / "other", "Other CA")
+    wrong_name_cert, wrong_name_key = pki.issue(
+        "elsewhere", server=True, ips=("10.9.9.9",), names=("broker.example",)
+    )
+    cert, key = pki.issue("broker", server=True)
+    cases = [
+        (BrokerTls(pki.ca_file, cert, key), other.ca_file),  # untrusted issuer
+        (BrokerTls(pki.ca_file, wrong_name_cert, wrong_name_key), pki.ca_file),  # name mismatch
+    ]
+    for i, (tls, ca_file) in enumerate(cases):
+        with LocalBroker(tmp_path / f"broker{i}", tls=tls) as broker:
+            config = make_config(
+                tmp_path / f"state{i}",
+                broker.port,
+                uplink={"tls": {"enabled": True, "ca_file": str(ca_file)}},
+            )
+            with Ledger(config.ledger_path) as ledger, publishing(config) as publisher:
+                commit(ledger, 3)
+                assert wait_until(lambda p=publisher: p.health().last_error is not None)
+                time.sleep(0.5)
+                assert not publisher.health().connected
+                assert ledger.outbox_status().pending == 3
+
+
+def test_mutual_tls_identity_and_per_kiosk_acl(tmp_path: Path, pki: Pki) -> None:
+    server_cert, server_key = pki.issue("broker", server=True)
+    tls = BrokerTls(
+        pki.ca_file, server_cert, server_key, require_certificate=True, identity_as_username=True
+    )
+    acl = "pattern write county/demo/kiosk/%u/#\n"
+    with LocalBroker(tmp_path / "broker", tls=tls, acl=acl) as broker:
+        good_cert, good_key = pki.issue("k-001", server=False)
+        config = make_config(
+            tmp_path / "state",
+            broker.port,
+            uplink={
+                "tls": {
+                    "enabled": True,
+                    "ca_file": str(pki.ca_file),
+                    "cert_file": str(good_cert),
+                    "key_file": str(good_key),
+                }
+            },
+        )
+        with Ledger(config.ledger_path) as ledger, publishing(config):
+            commit(ledger, 5)
+            assert wait_until(lambda: ledger.outbox_status().pending == 0)
+            assert ledger.outbox_status().parked == 0
+        # a certificate for another kiosk may not publish as k-001: parked, not lost
+        other_cert, other_key = pki.issue("k-002", server=False)
+        config = make_config(
+            tmp_path / "state",
+            broker.port,
+            uplink={
+                "tls": {
+                    "enabled": True,
+                    "ca_file": str(pki.ca_file),
+                    "cert_file": str(other_cert),
+                    "key_file": str(other_key),
+                }
+            },
+        )
+        with Ledger(config.ledger_path) as ledger, publishing(config):
+            commit(ledger, 2)
+            assert wait_until(lambda: ledger.outbox_status().parked == 2)
+            assert ledger.outbox_status().pending == 0
+        # without a client certificate the broker refuses the connection
+        config = make_config(
+            tmp_path / "state3",
+            broker.port,
+            uplink={"tls": {"enabled": True, "ca_file": str(pki.ca_file)}},
+        )
+        with Ledger(config.ledger_path) as ledger, publishing(config) as publisher:
+            commit(ledger, 1)
+            assert wait_until(lambda: publisher.health().last_error is not None)
+            assert ledger.outbox_status().pending == 1
