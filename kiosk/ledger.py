@@ -70,7 +70,7 @@ class Ledger:
         return self._conn
 
     def commit(self, entry: Entry) -> Entry:
-        """Write the entry, its outbox row and (for alerts) an alert row in one transaction.
+        """Write the entry, its outbox message and (for alerts) an alert message in one transaction.
 
         Returns the entry with its gap-free ``seq`` once the transaction is on disk
         (``synchronous=FULL``). On any failure nothing is written and no number is used up.
@@ -89,10 +89,12 @@ class Ledger:
                 "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 entry_values(committed),
             ).lastrowid
-            kinds = ["entry", "alert"] if committed.alert_reasons else ["entry"]
+            messages = [("entry", committed.entry_message())]
+            if committed.alert_reasons:
+                messages.append(("alert", committed.alert_message()))
             db.executemany(
-                "INSERT INTO outbox (entry, kind, created) VALUES (?, ?, ?)",
-                [(row, kind, created) for kind in kinds],
+                "INSERT INTO outbox (entry, kind, payload, created) VALUES (?, ?, ?, ?)",
+                [(row, kind, payload, created) for kind, payload in messages],
             )
             return committed
 

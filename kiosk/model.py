@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 import uuid
@@ -18,6 +19,9 @@ class Outcome(StrEnum):
     DENY = "deny"
     REFER = "refer"
 
+
+#: Version of the JSON documents sent to the county (``"schema"`` in every payload).
+WIRE_SCHEMA = 1
 
 #: Reasons that raise an alert to the county besides the entry itself.
 ALERT_REASONS = frozenset({"code.red", "code.yellow", "temp.fever"})
@@ -120,6 +124,34 @@ class Entry:
             "temperature_state": self.temperature_state,
             "policy_version": self.policy_version,
         }
+
+    def entry_message(self) -> bytes:
+        """The JSON document published on ``.../entries``: the record plus schema and type."""
+        return _dump({"schema": WIRE_SCHEMA, "type": "entry", **self.to_record()})
+
+    def alert_message(self) -> bytes:
+        """The JSON document published on ``.../alerts``; ``entry_id`` links it to its entry."""
+        return _dump(
+            {
+                "schema": WIRE_SCHEMA,
+                "type": "alert",
+                "entry_id": self.id,
+                "seq": self.seq,
+                "kiosk": self.kiosk,
+                "site": self.site,
+                "ts": utc_iso(self.ts),
+                "decision": self.decision.value,
+                "alerts": list(self.alert_reasons),
+                "reasons": list(self.reasons),
+                "code_status": self.code_status,
+                "masked_name": self.masked_name,
+                "temperature_c": self.temperature_c,
+            }
+        )
+
+
+def _dump(doc: dict[str, Any]) -> bytes:
+    return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
 
 
 # -- what the devices and verifiers report -------------------------------------------------

@@ -46,6 +46,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
                id INTEGER PRIMARY KEY AUTOINCREMENT,
                entry INTEGER NOT NULL REFERENCES entries (n),
                kind TEXT NOT NULL CHECK (kind IN ('entry', 'alert')),
+               payload BLOB NOT NULL,
                created REAL NOT NULL,
                parked_reason TEXT,
                parked_at REAL,

@@ -73,10 +73,12 @@ def start_publisher(config: Config, stop: threading.Event) -> Publisher:
     return publisher
 
 
-def wait_drained(ledger: Ledger, deadline: float, stop: threading.Event) -> OutboxStatus:
-    """Poll until nothing is pending, the deadline passes or ``stop`` is set."""
+def wait_drained(
+    ledger: Ledger, publisher: Publisher, deadline: float, stop: threading.Event
+) -> OutboxStatus:
+    """Poll until nothing is pending, the deadline passes, the publisher ends or ``stop``."""
     status = ledger.outbox_status()
-    while status.pending and time.monotonic() < deadline and not stop.is_set():
+    while status.pending and publisher.alive and time.monotonic() < deadline and not stop.is_set():
         stop.wait(0.05)
         status = ledger.outbox_status()
     return status
@@ -113,7 +115,7 @@ def _simulate_entries(args: argparse.Namespace, ctx: Context) -> int:
                 last = entry.seq
                 if publisher is not None:
                     publisher.notify()
-            status = wait_drained(ledger, deadline, ctx.stop) if publisher else None
+            status = wait_drained(ledger, publisher, deadline, ctx.stop) if publisher else None
         finally:
             ctx.stop.set()
             if publisher is not None:
@@ -141,7 +143,7 @@ def _drain(args: argparse.Namespace, ctx: Context) -> int:
     with Ledger(config.ledger_path) as ledger:
         publisher = start_publisher(config, ctx.stop)
         try:
-            status = wait_drained(ledger, started + args.timeout, ctx.stop)
+            status = wait_drained(ledger, publisher, started + args.timeout, ctx.stop)
         finally:
             ctx.stop.set()
             publisher.join()

@@ -6,15 +6,17 @@ import logging
 import queue
 import ssl
 import sys
+from collections import deque
 from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from kiosk.config import TlsSection, UplinkSection
-from kiosk.uplink.events import Acked, Connected, ConnectRefused, Disconnected, Event
+from kiosk.uplink.events import Ack, Connected, ConnectRefused, Disconnected, Event
 from kiosk.uplink.wire import Topics, status_payload
 
 logger = logging.getLogger(__name__)
@@ -39,14 +41,21 @@ def _reason(rc: Any) -> str:
     return str(rc)
 
 
+def puback_reason(code: int) -> str:
+    """``0x87 Not authorized`` for a v5 PUBACK reason code."""
+    return _reason(ReasonCode(PacketTypes.PUBACK, identifier=code))
+
+
 def make_client(
     uplink: UplinkSection,
     kiosk_id: str,
     site: str,
     events: queue.SimpleQueue[Event],
+    acks: deque[Ack],
     password: str | None,
 ) -> mqtt.Client:
-    """A configured, not yet connected client whose callbacks only put events on ``events``.
+    """A configured, not yet connected client whose callbacks only record facts: events on
+    ``events``, PUBACKs on ``acks`` (``deque.append`` is thread-safe and cheap).
 
     Raises ``OSError``/``ssl.SSLError`` when TLS files cannot be read.
     """
@@ -84,7 +93,7 @@ def make_client(
         events.put(Disconnected(_reason(rc)))
 
     def on_publish(_c: mqtt.Client, _u: Any, mid: int, rc: ReasonCode, _p: Any) -> None:
-        events.put(Acked(mid, bool(rc.is_failure), _reason(rc)))
+        acks.append((mid, rc.value))
 
     client.on_connect = on_connect
     client.on_connect_fail = on_connect_fail

@@ -1,4 +1,4 @@
-"""Facts the paho network thread reports to the publisher thread, as immutable events."""
+"""Facts the paho network thread reports to the publisher thread: immutable events and acks."""
 
 from __future__ import annotations
 
@@ -25,17 +25,12 @@ class Disconnected:
 
 
 @dataclass(frozen=True)
-class Acked:
-    """A PUBACK for ``mid``; ``failure`` is a v5 reason code of 0x80 or above."""
-
-    mid: int
-    failure: bool
-    reason: str
-
-
-@dataclass(frozen=True)
 class Wake:
     """New rows were committed: look at the outbox now instead of at the next poll."""
 
 
-Event = Connected | ConnectRefused | Disconnected | Acked | Wake
+Event = Connected | ConnectRefused | Disconnected | Wake
+
+#: A PUBACK: (message id, v5 reason code; 0x80 and above is a refusal). PUBACKs are the hot
+#: path, so they travel as plain tuples on a deque instead of events on the queue.
+Ack = tuple[int, int]

@@ -10,12 +10,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
-from kiosk.model import Entry
 from kiosk.storage import (
     OutboxStatus,
     StorageError,
     connect,
-    entry_from_row,
     outbox_status,
     purge_delivered,
     storage_error,
@@ -25,21 +23,21 @@ from kiosk.storage import (
 Kind = Literal["entry", "alert"]
 
 _READY = (
-    "SELECT outbox.id, entries.id, seq, kiosk, site, ts, decision, reasons, code_kind, "
-    "code_status, masked_name, subject_hash, temperature_c, temperature_state, policy_version "
-    "FROM outbox JOIN entries ON entries.n = outbox.entry "
-    "WHERE outbox.kind = ? AND outbox.parked_at IS NULL AND outbox.id > ? "
-    "ORDER BY outbox.id LIMIT ?"
+    "SELECT id, payload FROM outbox WHERE kind = ? AND parked_at IS NULL AND id > ? "
+    "ORDER BY id LIMIT ?"
 )
 
 
 @dataclass(frozen=True)
 class OutboxRow:
-    """One message waiting for the broker: an entry, or the alert raised by an entry."""
+    """One message waiting for the broker: an entry, or the alert raised by an entry.
+
+    ``payload`` is the JSON document, serialised when the entry was committed.
+    """
 
     id: int
     kind: Kind
-    entry: Entry
+    payload: bytes
 
 
 class Outbox:
@@ -75,7 +73,7 @@ class Outbox:
             rows = self._db.execute(_READY, (kind, after_id, limit)).fetchall()
         except sqlite3.Error as exc:
             raise storage_error(exc, self.path, "reading the outbox") from exc
-        return [OutboxRow(r[0], kind, entry_from_row(r[1:])) for r in rows]
+        return [OutboxRow(r[0], kind, r[1]) for r in rows]
 
     def ack(self, ids: Sequence[int]) -> None:
         """Delete rows the broker has acknowledged."""

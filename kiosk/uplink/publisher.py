@@ -6,7 +6,8 @@ import logging
 import queue
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from collections import deque
+from dataclasses import dataclass, replace
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.packettypes import PacketTypes
@@ -14,15 +15,25 @@ from paho.mqtt.properties import Properties
 
 from kiosk.config import Config, read_secret
 from kiosk.storage import StorageError
-from kiosk.uplink.client import make_client
-from kiosk.uplink.events import Acked, Connected, ConnectRefused, Disconnected, Event, Wake
-from kiosk.uplink.outbox import Kind, Outbox
-from kiosk.uplink.wire import Topics, alert_payload, entry_payload, state_payload, status_payload
+from kiosk.uplink.client import make_client, puback_reason
+from kiosk.uplink.events import Ack, Connected, ConnectRefused, Disconnected, Event, Wake
+from kiosk.uplink.outbox import Outbox
+from kiosk.uplink.window import SendWindow
+from kiosk.uplink.wire import Topics, state_payload, status_payload
 
 logger = logging.getLogger(__name__)
 
-POLL_S = 0.25
+POLL_S = 0.25  # idle poll for rows committed by other processes
+SAVE_AFTER_S = 0.01  # acknowledgements are written in batches at least this often
+BATCH_S = 0.003  # while rows are in flight, events are collected this often
+HEALTH_EVERY_S = 0.1
 PURGE_EVERY_S = 3600.0
+# Rows handed to paho per window slot. paho keeps at most ``window`` unacknowledged on the wire
+# (``max_inflight_messages``) and sends the next one from its own thread the moment a PUBACK
+# frees a slot, so the hop to this thread stays off the critical path. Rows handed over but not
+# yet sent live only in paho's memory; the outbox still holds them: a crash re-sends them.
+# The publisher refills once a quarter of that is free and saves acks in half-size batches.
+HANDOFF = 32
 _OK_RC = (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN)  # NO_CONN: paho queued it for reconnect
 
 
@@ -42,27 +53,13 @@ class UplinkHealth:
 
 
 @dataclass
-class _InFlight:
-    row_id: int
-    kind: Kind
-    sent_at: float
+class _Session:
+    """Connection facts, owned by the publisher thread."""
 
-
-@dataclass
-class _Loop:
-    """State owned by the publisher thread alone."""
-
-    in_flight: dict[int, _InFlight] = field(default_factory=dict)  # mid -> row
-    cursor: dict[Kind, int] = field(default_factory=lambda: {"alert": 0, "entry": 0})
-    control_mids: set[int] = field(default_factory=set)  # status/state messages
-    unsaved_acks: list[int] = field(default_factory=list)
-    unsaved_parks: list[tuple[int, str]] = field(default_factory=list)
     connected: bool = False
     refused: bool = False  # the last connection attempt was refused
-    connected_since: float = 0.0
+    since: float = 0.0
     receive_maximum: int | None = None
-    next_state: float = 0.0
-    next_purge: float = 0.0
 
 
 class Publisher:
@@ -76,17 +73,12 @@ class Publisher:
     outstanding acknowledgements, disconnect and end.
     """
 
-    def __init__(
-        self,
-        config: Config,
-        stop: threading.Event,
-        *,
-        flush_s: float = 2.0,
-    ) -> None:
+    def __init__(self, config: Config, stop: threading.Event, *, flush_s: float = 2.0) -> None:
         self._cfg = config
         self._stop = stop
         self._flush_s = flush_s
         self._events: queue.SimpleQueue[Event] = queue.SimpleQueue()
+        self._acks: deque[Ack] = deque()
         self._topics = Topics(config.uplink.topic_prefix, config.kiosk.id)
         self._fingerprint = config.fingerprint("uplink")
         self._lock = threading.Lock()
@@ -95,6 +87,13 @@ class Publisher:
         self._thread: threading.Thread | None = None
         self._props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
         self._props.ContentType = "application/json"
+        # owned by the publisher thread
+        self._window = SendWindow()
+        self._session = _Session()
+        self._control_mids: set[int] = set()  # status/state messages
+        self._counts = {"published": 0, "acked": 0, "parked": 0}
+        self._first_unsaved = 0.0
+        self._next = {"state": 0.0, "purge": 0.0, "health": 0.0}
 
     def start(self) -> None:
         """Read the broker password and TLS files, then start the thread.
@@ -107,7 +106,7 @@ class Publisher:
             "uplink.password", up.password_file, up.password_credential
         )
         self._client = make_client(
-            up, self._cfg.kiosk.id, self._cfg.kiosk.site, self._events, password
+            up, self._cfg.kiosk.id, self._cfg.kiosk.site, self._events, self._acks, password
         )
         self._thread = threading.Thread(target=self._run, name="uplink")
         self._thread.start()
@@ -115,12 +114,17 @@ class Publisher:
     def join(self, timeout: float | None = None) -> bool:
         """Wait for the thread to end after ``stop`` was set; True when it has."""
         if self._thread is not None:
+            self._events.put(Wake())  # wake it now rather than at the next poll
             self._thread.join(timeout)
             return not self._thread.is_alive()
         return True
 
+    @property
+    def alive(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
     def notify(self) -> None:
-        """New rows were committed; thread-safe and cheap."""
+        """New rows were committed: look now instead of at the next poll. Thread-safe."""
         self._events.put(Wake())
 
     def health(self) -> UplinkHealth:
@@ -137,7 +141,6 @@ class Publisher:
         client = self._client
         assert client is not None  # noqa: S101 - start() sets it
         outbox = Outbox(self._cfg.ledger_path)
-        loop = _Loop()
         try:
             outbox.open()
             retried = outbox.unpark(unless_config=self._fingerprint)
@@ -153,35 +156,56 @@ class Publisher:
         client.loop_start()
         try:
             while not self._stop.is_set():
-                self._step(client, outbox, loop, POLL_S)
-            self._shutdown(client, outbox, loop)
+                self._step(client, outbox)
+            self._shutdown(client, outbox)
+        except Exception as exc:  # a bug: record it; the supervisor sees the thread stop
+            logger.exception("uplink thread failed")
+            self._update(last_error=f"uplink thread failed: {exc!r}")
         finally:
             client.loop_stop()
             outbox.close()
 
-    def _step(self, client: mqtt.Client, outbox: Outbox, loop: _Loop, wait: float) -> None:
-        try:
-            events = [self._events.get(timeout=wait)]
-        except queue.Empty:
+    def _next_events(self, wait: float) -> list[Event]:
+        if self._window.sent and self._session.connected:
+            # acknowledgements are due: collect them in batches rather than waking per PUBACK
+            self._stop.wait(BATCH_S)
             events = []
+        else:
+            try:
+                events = [self._events.get(timeout=wait)]
+            except queue.Empty:
+                return []
         while len(events) < 4096:
             try:
                 events.append(self._events.get_nowait())
             except queue.Empty:
                 break
+        return events
+
+    def _step(self, client: mqtt.Client, outbox: Outbox) -> None:
+        window = self._window
+        wait = SAVE_AFTER_S if window.unsaved_acks else POLL_S
+        for event in self._next_events(wait):
+            self._handle(event, client)
+        self._take_acks()
         now = time.monotonic()
-        for event in events:
-            self._handle(event, client, outbox, loop, now)
         try:
-            self._save(outbox, loop)
-            if loop.connected:
-                self._check_stale(loop, now)
-                self._fill(client, outbox, loop, now)
-                if now >= loop.next_state:
-                    self._publish_state(client, outbox, loop)
-                    loop.next_state = now + self._cfg.uplink.state_interval_s
-            if now >= loop.next_purge:
-                loop.next_purge = now + PURGE_EVERY_S
+            if window.unsaved_parks or (
+                window.unsaved_acks
+                and (
+                    len(window.unsaved_acks) >= self._cfg.uplink.window
+                    or now - self._first_unsaved >= SAVE_AFTER_S
+                )
+            ):
+                self._save(outbox)
+            if self._session.connected:
+                self._check_stale(now)
+                self._fill(client, outbox, now)
+                if now >= self._next["state"]:
+                    self._next["state"] = now + self._cfg.uplink.state_interval_s
+                    self._publish(client, self._topics.state, state_payload(outbox.status()))
+            if now >= self._next["purge"]:
+                self._next["purge"] = now + PURGE_EVERY_S
                 purged = outbox.purge(self._cfg.kiosk.retention_days)
                 if purged:
                     logger.info("purged %d delivered entries past retention", purged)
@@ -189,144 +213,131 @@ class Publisher:
             logger.error("uplink storage error (will retry): %s", exc)
             self._update(last_error=str(exc))
             self._stop.wait(1.0)
+        if now >= self._next["health"]:
+            self._next["health"] = now + HEALTH_EVERY_S
+            self._report_health()
+
+    def _report_health(self) -> None:
         self._update(
-            connected=loop.connected,
+            connected=self._session.connected,
             last_progress=time.monotonic(),
-            in_flight=len(loop.in_flight),
-            window=self._window(loop),
+            in_flight=len(self._window.sent),
+            window=self._wire_window(),
+            **self._counts,
         )
 
-    def _handle(
-        self, event: Event, client: mqtt.Client, outbox: Outbox, loop: _Loop, now: float
-    ) -> None:
-        if isinstance(event, Acked):
-            if event.mid in loop.control_mids:
-                loop.control_mids.discard(event.mid)  # a status/state message
-                return
-            row = loop.in_flight.pop(event.mid, None)
-            if row is None:
-                return  # a row already given up as stale and queued again
-            if event.failure:
-                logger.warning("broker refused %s row %d: %s", row.kind, row.row_id, event.reason)
-                loop.unsaved_parks.append((row.row_id, event.reason))
-            else:
-                loop.unsaved_acks.append(row.row_id)
-        elif isinstance(event, Connected):
-            loop.connected, loop.connected_since, loop.refused = True, now, False
-            loop.receive_maximum = event.receive_maximum
+    def _take_acks(self) -> None:
+        window, acks, control = self._window, self._acks, self._control_mids
+        if acks and not window.unsaved_acks:
+            self._first_unsaved = time.monotonic()
+        while acks:
+            mid, code = acks.popleft()
+            if mid in control:
+                control.discard(mid)
+                continue
+            refusal = puback_reason(code) if code >= 0x80 else None
+            row = window.acked(mid, refusal)
+            if row is not None and refusal is not None:
+                logger.warning("broker refused %s row %d: %s", row.kind, row.row_id, refusal)
+
+    def _handle(self, event: Event, client: mqtt.Client) -> None:
+        session = self._session
+        if isinstance(event, Connected):
+            session.connected, session.since, session.refused = True, time.monotonic(), False
+            session.receive_maximum = event.receive_maximum
             logger.info(
                 "uplink connected to %s (broker receive maximum %s)",
                 self._health.broker,
                 event.receive_maximum,
             )
-            self._update(last_error=None)
-            info = client.publish(
-                self._topics.status,
-                status_payload(True, self._cfg.kiosk.id, self._cfg.kiosk.site),
-                qos=1,
-                retain=True,
-            )
-            loop.control_mids.add(info.mid)
-            loop.next_state = now  # republish retained state: a broker restart may have lost it
+            self._update(last_error=None, connected=True)
+            status = status_payload(True, self._cfg.kiosk.id, self._cfg.kiosk.site)
+            self._publish(client, self._topics.status, status)
+            self._next["state"] = 0.0  # republish retained state: a broker restart may lose it
         elif isinstance(event, Disconnected):
-            if loop.connected:
+            if session.connected:
                 logger.warning("uplink disconnected: %s", event.reason)
-            loop.connected = False
-            if not loop.refused:  # a refused CONNACK is followed by a disconnect: keep its reason
-                self._update(last_error=f"disconnected: {event.reason}")
+            session.connected = False
+            if not session.refused:  # a refused CONNACK is followed by a disconnect: keep it
+                self._update(last_error=f"disconnected: {event.reason}", connected=False)
         elif isinstance(event, ConnectRefused):
             logger.warning("uplink connection refused: %s", event.reason)
-            loop.refused = True
+            session.refused = True
             self._update(last_error=f"connection refused: {event.reason}")
-        elif isinstance(event, Wake):
-            pass
 
-    def _save(self, outbox: Outbox, loop: _Loop) -> None:
-        """Write acknowledgements and parks; kept in memory and retried if the write fails."""
-        if loop.unsaved_acks:
-            outbox.ack(loop.unsaved_acks)
-            self._count(acked=len(loop.unsaved_acks))
-            loop.unsaved_acks = []
-        while loop.unsaved_parks:
-            row_id, reason = loop.unsaved_parks[0]
+    def _publish(self, client: mqtt.Client, topic: str, payload: bytes) -> int:
+        """A retained QoS 1 control message (status, state); returns its mid."""
+        mid = client.publish(topic, payload, qos=1, retain=True).mid
+        self._control_mids.add(mid)
+        return mid
+
+    def _save(self, outbox: Outbox) -> None:
+        """Write acknowledgements and parks; they stay in memory if the write fails."""
+        window = self._window
+        if window.unsaved_acks:
+            outbox.ack(window.unsaved_acks)
+            self._counts["acked"] += len(window.unsaved_acks)
+            window.unsaved_acks = []
+        while window.unsaved_parks:
+            row_id, reason = window.unsaved_parks[0]
             outbox.park(row_id, reason, self._fingerprint)
-            loop.unsaved_parks.pop(0)
-            self._count(parked=1)
+            window.unsaved_parks.pop(0)
+            self._counts["parked"] += 1
+        self._report_health()
 
-    def _count(self, **increments: int) -> None:
-        with self._lock:
-            changes = {k: getattr(self._health, k) + v for k, v in increments.items()}
-            self._health = replace(self._health, **changes)
-
-    def _window(self, loop: _Loop) -> int:
+    def _wire_window(self) -> int:
+        """At most this many unacknowledged on the wire: config, capped by Receive Maximum."""
         window = self._cfg.uplink.window
-        if loop.receive_maximum:
-            window = min(window, loop.receive_maximum)
+        if self._session.receive_maximum:
+            window = min(window, self._session.receive_maximum)
         return window
 
-    def _fill(self, client: mqtt.Client, outbox: Outbox, loop: _Loop, now: float) -> None:
-        room = self._window(loop) - len(loop.in_flight)
-        kinds: tuple[tuple[Kind, str], ...] = (
-            ("alert", self._topics.alerts),
-            ("entry", self._topics.entries),
-        )
-        for kind, topic in kinds:
-            if room <= 0:
-                return
-            for row in outbox.ready(kind, loop.cursor[kind], room):
-                payload = alert_payload(row.entry) if kind == "alert" else entry_payload(row.entry)
-                info = client.publish(topic, payload, qos=1, retain=False, properties=self._props)
-                if info.rc not in _OK_RC:
-                    logger.warning("publish of %s row %d not queued: %s", kind, row.id, info.rc)
-                    return
-                loop.in_flight[info.mid] = _InFlight(row.id, kind, now)
-                loop.cursor[kind] = row.id
-                room -= 1
-                self._count(published=1)
+    def _fill(self, client: mqtt.Client, outbox: Outbox, now: float) -> None:
+        """Hand paho the next rows once at least a window's worth of room is free."""
+        window = self._wire_window()
+        # paho's own cap is the configured window and cannot change once connected: hand it
+        # more than the window only when the broker's Receive Maximum allows that window
+        limit = window * HANDOFF if window == self._cfg.uplink.window else window
+        room = limit - len(self._window.sent)
+        if room < (limit // 4 if limit > window else 1):
+            return  # paho still holds a window's worth: wait for fewer, larger batches
+        rows = self._window.take(outbox, room)
+        for index, row in enumerate(rows):
+            topic = self._topics.alerts if row.kind == "alert" else self._topics.entries
+            info = client.publish(topic, row.payload, qos=1, retain=False)
+            if info.rc not in _OK_RC:
+                logger.warning("publish of %s row %d not queued: %s", row.kind, row.id, info.rc)
+                self._window.give_back(rows[index:])
+                rows = rows[:index]
+                break
+            self._window.handed(info.mid, row, now)
+        self._counts["published"] += len(rows)
 
-    def _check_stale(self, loop: _Loop, now: float) -> None:
+    def _check_stale(self, now: float) -> None:
         """Safety net: rows unacknowledged too long while connected are sent again."""
-        if not loop.in_flight:
-            return
-        oldest = next(iter(loop.in_flight.values()))
-        waited = now - max(oldest.sent_at, loop.connected_since)
+        waited = self._window.oldest_wait(now, self._session.since)
         if waited > self._cfg.uplink.ack_timeout_s:
-            logger.warning(
-                "%d rows unacknowledged for %.0f s; sending them again", len(loop.in_flight), waited
-            )
-            loop.in_flight.clear()
-            loop.cursor = {"alert": 0, "entry": 0}
+            logger.warning("%d rows unacknowledged for %.0f s; sending them again",
+                           len(self._window.sent), waited)  # fmt: skip
+            self._window.rewind()
 
-    def _publish_state(self, client: mqtt.Client, outbox: Outbox, loop: _Loop) -> None:
-        info = client.publish(
-            self._topics.state, state_payload(outbox.status()), qos=1, retain=True
-        )
-        loop.control_mids.add(info.mid)
-
-    def _shutdown(self, client: mqtt.Client, outbox: Outbox, loop: _Loop) -> None:
+    def _shutdown(self, client: mqtt.Client, outbox: Outbox) -> None:
         """Say ``offline``, give outstanding PUBACKs a moment, save them, disconnect."""
         deadline = time.monotonic() + self._flush_s
-        offline_mid = None
-        if loop.connected:
-            info = client.publish(
-                self._topics.status,
-                status_payload(False, self._cfg.kiosk.id, self._cfg.kiosk.site),
-                qos=1,
-                retain=True,
-            )
-            offline_mid = info.mid
-            loop.control_mids.add(offline_mid)
-        while loop.connected and time.monotonic() < deadline:
-            if not loop.in_flight and offline_mid not in loop.control_mids:
+        offline = None
+        if self._session.connected:
+            payload = status_payload(False, self._cfg.kiosk.id, self._cfg.kiosk.site)
+            offline = self._publish(client, self._topics.status, payload)
+        while self._session.connected and time.monotonic() < deadline:
+            if not self._window.sent and offline not in self._control_mids:
                 break
-            try:
-                event = self._events.get(timeout=0.05)
-            except queue.Empty:
-                continue
-            self._handle(event, client, outbox, loop, time.monotonic())
+            for event in self._next_events(0.05):
+                self._handle(event, client)
+            self._take_acks()
         try:
-            self._save(outbox, loop)
+            self._save(outbox)
         except StorageError as exc:
             logger.error("uplink could not save final acknowledgements: %s", exc)
+        self._report_health()
         client.disconnect()
-        logger.info("uplink stopped; %d rows still unacknowledged", len(loop.in_flight))
+        logger.info("uplink stopped; %d rows still unacknowledged", len(self._window.sent))

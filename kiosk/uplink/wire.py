@@ -1,4 +1,4 @@
-"""Topics and JSON payloads the kiosk sends to the county broker (see docs/mqtt.md)."""
+"""Topics and the availability/state documents of the uplink (entries: ``Entry.*_message``)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from kiosk import __version__
-from kiosk.model import Entry, utc_iso
+from kiosk.model import WIRE_SCHEMA, utc_iso
 from kiosk.storage import OutboxStatus
-
-SCHEMA_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -45,37 +43,10 @@ def _dump(doc: dict[str, Any]) -> bytes:
     return json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode()
 
 
-def entry_payload(entry: Entry) -> bytes:
-    """The entry message: the ledger record plus the payload schema version."""
-    return _dump({"schema": SCHEMA_VERSION, "type": "entry", **entry.to_record()})
-
-
-def alert_payload(entry: Entry) -> bytes:
-    """The alert raised by an entry; ``entry_id`` identifies it for de-duplication."""
-    record = entry.to_record()
-    return _dump(
-        {
-            "schema": SCHEMA_VERSION,
-            "type": "alert",
-            "entry_id": entry.id,
-            "seq": entry.seq,
-            "kiosk": entry.kiosk,
-            "site": entry.site,
-            "ts": record["ts"],
-            "decision": record["decision"],
-            "alerts": list(entry.alert_reasons),
-            "reasons": record["reasons"],
-            "code_status": entry.code_status,
-            "masked_name": entry.masked_name,
-            "temperature_c": entry.temperature_c,
-        }
-    )
-
-
 def status_payload(online: bool, kiosk_id: str, site: str, now: datetime | None = None) -> bytes:
     """Availability document; retained. The offline variant is also the Last Will."""
     doc: dict[str, Any] = {
-        "schema": SCHEMA_VERSION,
+        "schema": WIRE_SCHEMA,
         "state": "online" if online else "offline",
         "kiosk": kiosk_id,
         "site": site,
@@ -90,7 +61,7 @@ def state_payload(status: OutboxStatus, now: datetime | None = None) -> bytes:
     """Retained state document: backlog size and the age of the oldest pending row."""
     return _dump(
         {
-            "schema": SCHEMA_VERSION,
+            "schema": WIRE_SCHEMA,
             "ts": utc_iso(now or datetime.now(UTC)),
             "backlog": status.pending,
             "oldest_pending_age_s": status.oldest_age_s,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import subprocess
 import sys
@@ -83,7 +84,7 @@ def test_purge_keeps_undelivered_and_recent_entries(tmp_path: Path) -> None:
         parked_old = ledger.commit(_entry(ts=now - timedelta(days=40)))
         delivered_new = ledger.commit(_entry(ts=now - timedelta(days=2)))
         outbox = Outbox(path).open()
-        rows = {r.entry.seq: r.id for r in outbox.ready("entry", 0, 10)}
+        rows = {json.loads(r.payload)["seq"]: r.id for r in outbox.ready("entry", 0, 10)}
         outbox.ack([rows[delivered_old.seq], rows[delivered_new.seq]])
         outbox.park(rows[parked_old.seq], "0x87 Not authorized", "fp")
         outbox.close()

@@ -1,0 +1,83 @@
+"""What the publisher has handed to paho and what the broker has acknowledged (thread-local)."""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from kiosk.uplink.outbox import Kind, OutboxRow
+
+READ_AHEAD = 256  # entry rows fetched per query; alerts are looked up on every fill
+
+
+class ReadyRows(Protocol):
+    """The part of ``Outbox`` the window reads from."""
+
+    def ready(self, kind: Kind, after_id: int, limit: int) -> list[OutboxRow]: ...
+
+
+@dataclass(slots=True)
+class Sent:
+    row_id: int
+    kind: Kind
+    sent_at: float
+
+
+@dataclass
+class SendWindow:
+    """Rows handed to paho by message id, cursors into the outbox, and acks not yet saved.
+
+    Rows are taken alerts first, then entries in id (= ``seq``) order; a row is never taken
+    twice unless ``rewind()`` is called (stale acknowledgements), which re-sends. Owned by the
+    publisher thread; not thread-safe.
+    """
+
+    sent: dict[int, Sent] = field(default_factory=dict)  # mid -> row, oldest first
+    cursor: dict[Kind, int] = field(default_factory=lambda: {"alert": 0, "entry": 0})
+    read_ahead: deque[OutboxRow] = field(default_factory=deque)
+    unsaved_acks: list[int] = field(default_factory=list)
+    unsaved_parks: list[tuple[int, str]] = field(default_factory=list)
+
+    def take(self, outbox: ReadyRows, room: int) -> list[OutboxRow]:
+        """Up to ``room`` rows to publish next: waiting alerts first, then entries."""
+        if room <= 0:
+            return []
+        rows = outbox.ready("alert", self.cursor["alert"], room)
+        if len(rows) < room and not self.read_ahead:
+            self.read_ahead.extend(outbox.ready("entry", self.cursor["entry"], READ_AHEAD))
+        while self.read_ahead and len(rows) < room:
+            rows.append(self.read_ahead.popleft())
+        return rows
+
+    def handed(self, mid: int, row: OutboxRow, now: float) -> None:
+        """paho accepted ``row`` as message ``mid``."""
+        self.sent[mid] = Sent(row.id, row.kind, now)
+        self.cursor[row.kind] = row.id
+
+    def give_back(self, rows: list[OutboxRow]) -> None:
+        """Rows taken but not handed to paho go back to the front of the line."""
+        self.read_ahead.extendleft(reversed([r for r in rows if r.kind == "entry"]))
+
+    def acked(self, mid: int, failure: str | None) -> Sent | None:
+        """Record a PUBACK; ``failure`` is the v5 reason of a refusal. None for unknown mids."""
+        row = self.sent.pop(mid, None)
+        if row is not None:
+            if failure is None:
+                self.unsaved_acks.append(row.row_id)
+            else:
+                self.unsaved_parks.append((row.row_id, failure))
+        return row
+
+    def oldest_wait(self, now: float, since: float) -> float:
+        """Seconds the oldest handed row has waited, counted from ``since`` at the earliest."""
+        if not self.sent:
+            return 0.0
+        oldest = next(iter(self.sent.values()))
+        return now - max(oldest.sent_at, since)
+
+    def rewind(self) -> None:
+        """Forget what was handed over and read the outbox from its start again."""
+        self.sent.clear()
+        self.read_ahead.clear()
+        self.cursor = {"alert": 0, "entry": 0}
