@@ -68,15 +68,21 @@ def inflate(data: bytes) -> bytes:
     return out
 
 
+def strip_prefix(text: str, prefix: str) -> str:
+    """The Base45 part after ``prefix``; CodeError(code.unknown_format) if the prefix is missing."""
+    if not text.startswith(prefix):
+        raise CodeError(CODE_UNKNOWN_FORMAT, "prefix missing")
+    return text[len(prefix) :]
+
+
 def unwrap(text: str, prefix: str, compressed: bool = True) -> bytes:
     """The COSE bytes inside ``prefix`` + Base45(zlib(COSE)); CodeError on any bad layer.
 
     A missing prefix is ``code.unknown_format``; bad Base45 or zlib is ``code.bad_encoding``.
     """
-    if not text.startswith(prefix):
-        raise CodeError(CODE_UNKNOWN_FORMAT, "prefix missing")
+    body = strip_prefix(text, prefix)
     try:
-        raw = b45decode(text[len(prefix) :])
+        raw = b45decode(body)
     except ValueError as exc:
         raise CodeError(CODE_BAD_ENCODING, f"base45: {exc}") from None
     if not compressed:
