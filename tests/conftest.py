@@ -91,4 +91,3 @@ def county_issuer(tmp_path_factory: pytest.TempPathFactory) -> Issuer:
 def other_issuer(tmp_path_factory: pytest.TempPathFactory) -> Issuer:
     """A second county, trusted by nobody unless a test says so."""
     return make_issuer(tmp_path_factory.mktemp("other"), "330107")
-

@@ -152,7 +152,9 @@ class CountyService:
         ctx.load_cert_chain(self.tls.cert_file, self.tls.key_file)
         server.socket = ctx.wrap_socket(server.socket, server_side=True)
         self._server = server
-        self._thread = threading.Thread(target=server.serve_forever, name="county-sim")
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.05}, name="county-sim"
+        )
         self._thread.start()
         return self
 

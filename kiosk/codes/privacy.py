@@ -37,7 +37,7 @@ def mask_name(name: str | None) -> str | None:
             return text[0] + "*"
         return text[0] + "*" * (len(text) - 2) + text[-1]
     words = [w for w in _SPLIT.split(text) if w]
-    return " ".join(w[0] + "*" for w in words) or None
+    return " ".join(w if not w.strip("*") else w[0] + "*" for w in words) or None
 
 
 def looks_like_id_number(text: str) -> bool:

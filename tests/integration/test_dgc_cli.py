@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
 from conftest import DgcCase
 
 pytestmark = pytest.mark.integration
@@ -63,9 +62,7 @@ def test_kiosk_verify_text_agrees_with_the_flags(dgc_case: DgcCase, tmp_path: Pa
         assert doc["messages"][0]["zh"] and doc["messages"][0]["en"]
 
 
-def test_kiosk_verify_image_agrees_with_the_flags(
-    dgc_image_case: DgcCase, tmp_path: Path
-) -> None:
+def test_kiosk_verify_image_agrees_with_the_flags(dgc_image_case: DgcCase, tmp_path: Path) -> None:
     dgc_case = dgc_image_case
     png = tmp_path / "code.png"
     png.write_bytes(base64.b64decode(dgc_case.get("2DCODE")))

@@ -8,9 +8,9 @@ from typing import Any
 
 import cbor2
 import pytest
+from conftest import DgcCase
 from cryptography import x509
 
-from conftest import DgcCase
 from kiosk.codes import dcc
 from kiosk.codes.cose import check_times, claims_of, int_claim, parse_sign1
 from kiosk.codes.envelope import b45decode, inflate, strip_prefix, unwrap
