@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-MODES = ("normal", "slow", "error", "malformed", "unauthorized")
+MODES = ("normal", "slow", "drip", "error", "malformed", "unauthorized")
 
 
 @dataclass(frozen=True)
@@ -72,8 +72,8 @@ class CountyService:
     """The county's token service as the kiosk sees it (protocol in docs/county-pass.md).
 
     ``tokens`` maps a token to the JSON answer for it; other tokens get ``not_found``.
-    ``mode`` injects faults: ``slow`` waits ``delay_s`` before answering, ``error`` answers
-    500, ``malformed`` sends broken JSON, ``unauthorized`` answers 401. A wrong bearer
+    ``mode`` injects faults: ``slow`` waits ``delay_s`` before answering, ``drip`` sends its
+    answer one byte every 0.1 s (no single read ever times out), ``error`` answers 500, ``malformed`` sends broken JSON, ``unauthorized`` answers 401. A wrong bearer
     credential is always 401. ``requests`` counts the POSTs received (for retry tests).
     """
 
@@ -123,6 +123,8 @@ class CountyService:
                     return self._send(401, b'{"error": "unauthorized"}')
                 if service.mode == "slow":
                     service._stop.wait(service.delay_s)
+                if service.mode == "drip":
+                    return self._drip(b'{"status": "green"}' + b" " * 200)
                 if service.mode == "error":
                     return self._send(500, b'{"error": "internal"}')
                 if service.mode == "malformed":
@@ -135,6 +137,19 @@ class CountyService:
                 service.last_request = request
                 answer = service.tokens.get(token, {"status": "not_found"})
                 self._send(200, json.dumps(answer, ensure_ascii=False).encode())
+
+            def _drip(self, payload: bytes) -> None:
+                try:
+                    self.send_response(200)
+                    self.send_header("Content-Length", str(len(payload)))
+                    self.end_headers()
+                    for i in range(len(payload)):
+                        if service._stop.wait(0.1):
+                            return
+                        self.wfile.write(payload[i : i + 1])
+                        self.wfile.flush()
+                except OSError:
+                    pass
 
             def _send(self, code: int, payload: bytes) -> None:
                 try:

@@ -146,8 +146,7 @@ class OnlineVerifier:
         worker.start()
         worker.join(max(0.0, deadline - time.monotonic()))
         if worker.is_alive():
-            _abort(conn)
-            worker.join(0.2)
+            _abort(conn)  # the worker wakes up with an error and ends on its own
             raise _Failure(VERIFY_TIMEOUT, "no answer before the deadline")
         conn.close()
         if error:

@@ -105,6 +105,17 @@ def test_slow_service_times_out_within_the_deadline(
     assert svc.requests == 1  # a timeout is never retried
 
 
+def test_dripping_answer_is_cut_at_the_deadline(tls: TlsFiles, secrets: tuple[Path, Path]) -> None:
+    """Each byte arrives well within the socket timeout; only the overall deadline stops it."""
+    with CountyService(tls, {TOKEN: ANSWER}, credential=CREDENTIAL, mode="drip") as svc:
+        started = time.monotonic()
+        v = verifier(svc.url, tls, secrets, timeout=0.6).verify(TOKEN, NOW)
+        elapsed = time.monotonic() - started
+    assert (v.status, v.valid, v.reasons) == (CodeStatus.TIMEOUT, False, ("verify.timeout",))
+    assert elapsed < 0.6 + 2.0  # the 20 s answer was cut off
+    assert svc.requests == 1
+
+
 def test_server_error_is_failed_and_retried_only_inside_the_deadline(
     tls: TlsFiles, secrets: tuple[Path, Path]
 ) -> None:
