@@ -161,7 +161,7 @@ def verify(
         raise CodeError(CODE_UNSUPPORTED_ALG, f"alg {msg.alg!r}")
     cwt = claims_of(msg)
     issuer = cwt.get(CLAIM_ISS)
-    if not isinstance(issuer, str) or issuer not in trust.issuers():
+    if not isinstance(issuer, str) or issuer not in trust.issuers:
         raise CodeError(CODE_UNKNOWN_ISSUER, "issuer not in the county trust list")
     candidates = [c for c in trust.lookup(msg.kid) if c.subject_cn == issuer]
     if not candidates:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 from collections.abc import Iterable, Mapping
@@ -93,7 +94,9 @@ class TrustList:
     def lookup(self, kid: bytes | None) -> tuple[TrustedCert, ...]:
         return self.by_kid.get(kid, ()) if kid is not None else ()
 
+    @functools.cached_property
     def issuers(self) -> frozenset[str]:
+        """Subject CNs of all certificates: the county pass issuers this list knows."""
         return frozenset(c.subject_cn for cs in self.by_kid.values() for c in cs if c.subject_cn)
 
     def __len__(self) -> int:

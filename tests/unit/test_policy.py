@@ -204,3 +204,11 @@ def test_pass_only_with_verified_green_and_a_normal_temperature(
         assert decision.reasons == ()
     else:
         assert decision.reasons
+
+
+def test_docs_list_every_reason_code() -> None:
+    from pathlib import Path
+
+    doc = (Path(__file__).parents[2] / "docs" / "reasons.md").read_text(encoding="utf-8")
+    for code, reason in REASONS.items():
+        assert f"| `{code}` |" in doc and reason.zh in doc, code
