@@ -117,3 +117,21 @@ def test_usage_errors_exit_2(keys: dict[str, dict[str, Any]]) -> None:
               "--name", "张三")  # fmt: skip
     assert bad.returncode == 2 and "ID number" in bad.stderr and bad.stdout == ""
     assert run("verify", "--image", "/nonexistent.png").returncode == 1
+
+
+def test_verify_with_a_config_file_and_config_check(
+    keys: dict[str, dict[str, Any]], tmp_path: Path
+) -> None:
+    config = tmp_path / "kiosk.toml"
+    trust = Path(keys["county"]["certificate"]).parent
+    config.write_text(
+        f'[verify]\ncounty_trust = ["{trust}"]\n[policy]\nmax_test_age_h = 48\n', encoding="utf-8"
+    )
+    text = issue(keys["county"])["text"]
+    assert doc(run("verify", "--config", str(config), text))["valid"] is True
+    effective = doc(run("config", "check", str(config)))
+    assert effective["verify"]["county_trust"] == [str(trust)]
+    assert effective["policy"]["unverified_outcome"] == "refer"
+    config.write_text('[policy]\nunverified_outcome = "pass"\n', encoding="utf-8")
+    bad = run("config", "check", str(config))
+    assert bad.returncode == 1 and "policy.unverified_outcome" in bad.stderr
