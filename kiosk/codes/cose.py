@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import cbor2
@@ -40,6 +40,9 @@ CLAIM_ISS = 1
 CLAIM_SUB = 2
 CLAIM_EXP = 4
 CLAIM_IAT = 6
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MAX_TIME = 253402300799  # 9999-12-31T23:59:59Z, the last second a datetime can hold
 
 PublicKey = ec.EllipticCurvePublicKey | rsa.RSAPublicKey | ed25519.Ed25519PublicKey
 PrivateKey = ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
@@ -182,9 +185,14 @@ def int_claim(claims: dict[Any, Any], key: Any) -> int:
     value = claims.get(key)
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**40:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_TIME:
         raise CodeError(CODE_MALFORMED, f"claim {key} must be a NumericDate")
     return value
+
+
+def utc_time(seconds: int) -> datetime:
+    """A NumericDate as an aware datetime, without the platform's time_t (32-bit safe)."""
+    return EPOCH + timedelta(seconds=seconds)
 
 
 def check_times(iat: int, exp: int, now: datetime, skew_s: float) -> None:

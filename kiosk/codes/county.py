@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import cbor2
@@ -22,6 +22,7 @@ from kiosk.codes.cose import (
     int_claim,
     parse_sign1,
     sign1,
+    utc_time,
 )
 from kiosk.codes.envelope import unwrap, wrap
 from kiosk.codes.errors import CodeError
@@ -54,7 +55,7 @@ def _epoch(ts: datetime) -> int:
 
 
 def _time(value: int) -> datetime:
-    return datetime.fromtimestamp(value, UTC)
+    return utc_time(value)
 
 
 def encode_claims(claims: PassClaims) -> bytes:

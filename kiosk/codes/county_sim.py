@@ -69,12 +69,13 @@ def make_tls(directory: Path, ca_name: str = "county test CA") -> TlsFiles:
 
 
 class CountyService:
-    """The county's token service as the kiosk sees it (protocol in docs/county-pass.md).
+    """The county's token service as the kiosk sees it (protocol in docs/verification.md).
 
     ``tokens`` maps a token to the JSON answer for it; other tokens get ``not_found``.
     ``mode`` injects faults: ``slow`` waits ``delay_s`` before answering, ``drip`` sends its
-    answer one byte every 0.1 s (no single read ever times out), ``error`` answers 500, ``malformed`` sends broken JSON, ``unauthorized`` answers 401. A wrong bearer
-    credential is always 401. ``requests`` counts the POSTs received (for retry tests).
+    answer one byte every 0.1 s (no single read ever times out), ``error`` answers 500,
+    ``malformed`` sends broken JSON, ``unauthorized`` answers 401. A wrong bearer credential
+    is always 401. ``requests`` counts the POSTs received (for retry tests).
     """
 
     def __init__(

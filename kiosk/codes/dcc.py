@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
 from kiosk.codes.cose import (
     CLAIM_EXP,
@@ -15,6 +15,7 @@ from kiosk.codes.cose import (
     claims_of,
     int_claim,
     parse_sign1,
+    utc_time,
 )
 from kiosk.codes.envelope import unwrap
 from kiosk.codes.errors import CodeError
@@ -60,7 +61,7 @@ def verify(
     cwt = claims_of(msg)
     iat = int_claim(cwt, CLAIM_IAT)
     exp = int_claim(cwt, CLAIM_EXP)
-    issued = datetime.fromtimestamp(iat, UTC)
+    issued = utc_time(iat)
     if not cert.valid_at(issued):
         raise CodeError(CODE_KEY_NOT_VALID, "signer certificate not valid at issue time")
     facts = parse_dgc(dgc_of(cwt))
@@ -83,7 +84,7 @@ def verify(
         subject_hash=hasher("dcc", facts.subject),
         issuer=iss if isinstance(iss, str) and len(iss) <= 8 else None,
         issued_at=issued,
-        expires_at=datetime.fromtimestamp(exp, UTC),
+        expires_at=utc_time(exp),
         test_at=facts.test_at,
         test_result=facts.test_result,
         vaccine_doses=facts.vaccine_doses,
