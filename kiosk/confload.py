@@ -304,7 +304,7 @@ def describe(obj: Any, prefix: str = "") -> dict[str, Any]:
         elif isinstance(value, Path):
             out[f.name] = str(value)
         elif isinstance(value, tuple):
-            out[f.name] = list(value)
+            out[f.name] = [str(v) if isinstance(v, Path) else v for v in value]
         else:
             out[f.name] = value
     return out

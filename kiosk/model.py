@@ -251,3 +251,26 @@ class Decision:
     outcome: Outcome
     reasons: tuple[str, ...]
     policy_version: str
+
+
+# -- codes: the county offline pass (kiosk.codes) ------------------------------------------
+
+
+@dataclass(frozen=True)
+class PassClaims:
+    """What a county offline pass asserts (docs/county-pass.md); no ID number, no full name.
+
+    ``subject_key`` is the county's keyed hash of the holder's identity; ``masked_name`` is
+    already masked (张*中). ``status`` is one of green, yellow, red.
+    """
+
+    issuer: str
+    subject_key: str
+    masked_name: str
+    status: CodeStatus
+    status_updated_at: datetime
+    issued_at: datetime
+    expires_at: datetime
+    test_at: datetime | None = None
+    test_result: str | None = None  # "negative" | "positive"
+    vaccine_doses: int | None = None

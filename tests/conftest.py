@@ -1,4 +1,4 @@
-"""Shared fixtures: a throwaway mosquitto per test, and a place for tests to report figures."""
+"""Shared fixtures: a throwaway mosquitto per test, figures to report, EU DCC cases, issuers."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from kiosk.uplink.localbroker import LocalBroker
+from tests.codes_support import Issuer, load_dgc_cases, make_issuer
 
 _REPORTS: list[str] = []
 
@@ -29,3 +30,23 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.section("reported figures")
         for line in _REPORTS:
             terminalreporter.write_line(line)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "dgc_case" in metafunc.fixturenames:
+        cases = load_dgc_cases()
+        metafunc.parametrize("dgc_case", cases, ids=[c.name for c in cases])
+    if "dgc_image_case" in metafunc.fixturenames:
+        cases = [c for c in load_dgc_cases() if c.get("2DCODE") is not None]
+        metafunc.parametrize("dgc_image_case", cases, ids=[c.name for c in cases])
+
+
+@pytest.fixture(scope="session")
+def county_issuer(tmp_path_factory: pytest.TempPathFactory) -> Issuer:
+    return make_issuer(tmp_path_factory.mktemp("issuer"), "330106")
+
+
+@pytest.fixture(scope="session")
+def other_issuer(tmp_path_factory: pytest.TempPathFactory) -> Issuer:
+    """A second county, trusted by nobody unless a test says so."""
+    return make_issuer(tmp_path_factory.mktemp("other"), "330107")

@@ -1,0 +1,131 @@
+"""The decision: verification + temperature + rules → PASS, DENY or SEE STAFF, with reason codes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from kiosk.model import CodeStatus, Decision, Outcome, Temperature, TempState, Verification
+from kiosk.reasons import (
+    CODE_EXPIRED,
+    CODE_MALFORMED,
+    CODE_MISSING,
+    CODE_NOT_ACCEPTED,
+    CODE_NOT_FOUND,
+    CODE_RED,
+    CODE_YELLOW,
+    TEMP_FEVER,
+    TEMP_NOT_READY,
+    TEMP_OUT_OF_RANGE,
+    TEST_IN_FUTURE,
+    TEST_MISSING,
+    TEST_POSITIVE,
+    TEST_TOO_OLD,
+    VACCINE_INSUFFICIENT,
+)
+
+#: Bumped whenever the logic below changes meaning; the rules' fingerprint follows it.
+LOGIC_VERSION = "1"
+#: A body temperature outside this range is a bad reading, not a fever or a pass.
+PLAUSIBLE_C = (34.0, 43.0)
+#: How far a test time may lie in the future before it is suspicious (clock skew).
+FUTURE_SKEW = timedelta(minutes=10)
+
+_VERIFIED = (CodeStatus.GREEN, CodeStatus.YELLOW, CodeStatus.RED)
+_SEVERITY = {Outcome.PASS: 0, Outcome.REFER: 1, Outcome.DENY: 2}
+
+
+class Rules(Protocol):
+    """The rules the policy reads; ``kiosk.config.PolicySection`` is one."""
+
+    @property
+    def accepted_statuses(self) -> Sequence[str]: ...
+    @property
+    def fever_threshold_c(self) -> float: ...
+    @property
+    def max_test_age_h(self) -> int: ...
+    @property
+    def min_vaccine_doses(self) -> int: ...
+    @property
+    def unverified_outcome(self) -> str: ...
+    @property
+    def not_ready_outcome(self) -> str: ...
+
+
+def policy_version(rules: Rules) -> str:
+    """``<logic version>+<8 hex of the rules>``: two kiosks with equal versions decide alike."""
+    doc = {
+        "accepted": sorted(rules.accepted_statuses),
+        "fever": rules.fever_threshold_c,
+        "test_h": rules.max_test_age_h,
+        "doses": rules.min_vaccine_doses,
+        "unverified": rules.unverified_outcome,
+        "not_ready": rules.not_ready_outcome,
+    }
+    digest = hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:8]
+    return f"{LOGIC_VERSION}+{digest}"
+
+
+def _never_pass(value: str) -> Outcome:
+    """An outcome for what could not be checked: DENY if configured so, otherwise REFER."""
+    return Outcome.DENY if value == Outcome.DENY.value else Outcome.REFER
+
+
+def _code(v: Verification | None, rules: Rules, now: datetime) -> list[tuple[Outcome, str]]:
+    if v is None:
+        return [(_never_pass(rules.unverified_outcome), CODE_MISSING)]
+    if not v.valid or v.status not in _VERIFIED:
+        if v.status == CodeStatus.EXPIRED:
+            return [(Outcome.DENY, CODE_EXPIRED)]
+        if v.status == CodeStatus.NOT_FOUND:
+            return [(Outcome.DENY, CODE_NOT_FOUND)]
+        outcome = _never_pass(rules.unverified_outcome)
+        return [(outcome, r) for r in v.reasons] or [(outcome, CODE_MALFORMED)]
+    found: list[tuple[Outcome, str]] = []
+    if v.status.value not in rules.accepted_statuses:
+        colour = {CodeStatus.RED: CODE_RED, CodeStatus.YELLOW: CODE_YELLOW}
+        found.append((Outcome.DENY, colour.get(v.status, CODE_NOT_ACCEPTED)))
+    if v.test_result == "positive":
+        found.append((Outcome.DENY, TEST_POSITIVE))
+    if v.test_at is not None and v.test_at > now + FUTURE_SKEW:
+        found.append((Outcome.REFER, TEST_IN_FUTURE))
+    if rules.max_test_age_h:
+        if v.test_at is None or v.test_result is None:
+            found.append((Outcome.DENY, TEST_MISSING))
+        elif now - v.test_at > timedelta(hours=rules.max_test_age_h):
+            found.append((Outcome.DENY, TEST_TOO_OLD))
+    if rules.min_vaccine_doses and (v.vaccine_doses or 0) < rules.min_vaccine_doses:
+        found.append((Outcome.DENY, VACCINE_INSUFFICIENT))
+    return found
+
+
+def _temperature(t: Temperature | None, rules: Rules) -> list[tuple[Outcome, str]]:
+    if t is None or t.state not in (TempState.OK, TempState.FEVER) or t.value_c is None:
+        return [(_never_pass(rules.not_ready_outcome), TEMP_NOT_READY)]
+    if not PLAUSIBLE_C[0] <= t.value_c <= PLAUSIBLE_C[1]:
+        return [(Outcome.REFER, TEMP_OUT_OF_RANGE)]
+    if t.state == TempState.FEVER or t.value_c >= rules.fever_threshold_c:
+        return [(Outcome.DENY, TEMP_FEVER)]
+    return []
+
+
+def decide(
+    verification: Verification | None,
+    temperature: Temperature | None,
+    rules: Rules,
+    now: datetime,
+) -> Decision:
+    """The verdict: PASS only if the code is verified, accepted and every rule holds.
+
+    Every finding adds a reason; the outcome is the most severe one (DENY over SEE STAFF over
+    PASS). A missing or unverifiable code and a thermometer that is not ready give the
+    configured ``unverified_outcome`` / ``not_ready_outcome``, which can only be refer or deny.
+    Pure: no I/O, no clock (``now`` is given), the same inputs always give the same Decision.
+    """
+    found = _code(verification, rules, now) + _temperature(temperature, rules)
+    outcome = max((o for o, _ in found), key=_SEVERITY.__getitem__, default=Outcome.PASS)
+    reasons = tuple(dict.fromkeys(r for _, r in found))
+    return Decision(outcome=outcome, reasons=reasons, policy_version=policy_version(rules))

@@ -1,0 +1,132 @@
+"""Stable reason codes with the zh-CN and English texts the screen shows (stdlib only)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One reason code: what the visitor reads (Chinese first) and what staff read in logs."""
+
+    code: str
+    zh: str
+    en: str
+
+
+# -- the code itself -------------------------------------------------------------------------
+CODE_MISSING = "code.missing"
+CODE_UNKNOWN_FORMAT = "code.unknown_format"
+CODE_BAD_ENCODING = "code.bad_encoding"
+CODE_MALFORMED = "code.malformed"
+CODE_UNSUPPORTED_ALG = "code.unsupported_alg"
+CODE_UNKNOWN_KEY = "code.unknown_key"
+CODE_UNKNOWN_ISSUER = "code.unknown_issuer"
+CODE_KEY_NOT_VALID = "code.key_not_valid"
+CODE_BAD_SIGNATURE = "code.bad_signature"
+CODE_WRONG_USAGE = "code.wrong_usage"
+CODE_NOT_YET_VALID = "code.not_yet_valid"
+CODE_EXPIRED = "code.expired"
+CODE_NOT_FOUND = "code.not_found"
+CODE_RED = "code.red"
+CODE_YELLOW = "code.yellow"
+CODE_NOT_ACCEPTED = "code.not_accepted"
+# -- the online verification service ---------------------------------------------------------
+VERIFY_NOT_CONFIGURED = "verify.not_configured"
+VERIFY_TIMEOUT = "verify.timeout"
+VERIFY_UNREACHABLE = "verify.unreachable"
+VERIFY_TLS = "verify.tls"
+VERIFY_UNAUTHORIZED = "verify.unauthorized"
+VERIFY_SERVER_ERROR = "verify.server_error"
+VERIFY_BAD_RESPONSE = "verify.bad_response"
+# -- tests and vaccination -------------------------------------------------------------------
+TEST_MISSING = "test.missing"
+TEST_TOO_OLD = "test.too_old"
+TEST_POSITIVE = "test.positive"
+TEST_IN_FUTURE = "test.in_future"
+VACCINE_INSUFFICIENT = "vaccine.insufficient"
+# -- temperature -----------------------------------------------------------------------------
+TEMP_FEVER = "temp.fever"
+TEMP_NOT_READY = "temp.not_ready"
+TEMP_OUT_OF_RANGE = "temp.out_of_range"
+
+_TABLE = (
+    Reason(CODE_MISSING, "未检测到健康码", "No health code was shown"),
+    Reason(CODE_UNKNOWN_FORMAT, "无法识别的码", "This code is not a health code or pass"),
+    Reason(CODE_BAD_ENCODING, "码内容损坏，无法读取", "The code's content is damaged"),
+    Reason(CODE_MALFORMED, "码内容格式错误", "The code's content is malformed"),
+    Reason(
+        CODE_UNSUPPORTED_ALG,
+        "码的签名算法不受支持",
+        "The code's signature algorithm is not supported",
+    ),
+    Reason(
+        CODE_UNKNOWN_KEY,
+        "签发密钥不受信任",
+        "The code was signed with a key this kiosk does not trust",
+    ),
+    Reason(CODE_UNKNOWN_ISSUER, "签发机构不受信任", "The code's issuer is not trusted here"),
+    Reason(
+        CODE_KEY_NOT_VALID,
+        "签发证书在签发时无效",
+        "The signing certificate was not valid when the code was issued",
+    ),
+    Reason(
+        CODE_BAD_SIGNATURE,
+        "签名无效，码可能被篡改",
+        "Invalid signature: the code may have been altered",
+    ),
+    Reason(
+        CODE_WRONG_USAGE,
+        "签发证书无权签发此类证明",
+        "The signing certificate may not issue this kind of certificate",
+    ),
+    Reason(CODE_NOT_YET_VALID, "码尚未生效", "The code is not valid yet"),
+    Reason(CODE_EXPIRED, "码已过期，请更新", "The code has expired; please renew it"),
+    Reason(CODE_NOT_FOUND, "平台未查到此码", "The issuing platform does not know this code"),
+    Reason(CODE_RED, "红码，禁止通行", "Red code: entry refused"),
+    Reason(CODE_YELLOW, "黄码，禁止通行", "Yellow code: entry refused"),
+    Reason(CODE_NOT_ACCEPTED, "此码状态不符合通行规则", "The code's status is not accepted here"),
+    Reason(
+        VERIFY_NOT_CONFIGURED,
+        "本机未配置在线验码服务",
+        "Online verification is not set up on this kiosk",
+    ),
+    Reason(VERIFY_TIMEOUT, "验码服务超时", "The verification service did not answer in time"),
+    Reason(VERIFY_UNREACHABLE, "无法连接验码服务", "The verification service cannot be reached"),
+    Reason(
+        VERIFY_TLS,
+        "验码服务证书校验失败",
+        "The verification service's certificate could not be verified",
+    ),
+    Reason(
+        VERIFY_UNAUTHORIZED,
+        "验码服务拒绝本机请求",
+        "The verification service refused this kiosk's credentials",
+    ),
+    Reason(VERIFY_SERVER_ERROR, "验码服务故障", "The verification service reported an error"),
+    Reason(
+        VERIFY_BAD_RESPONSE,
+        "验码服务返回无效结果",
+        "The verification service sent an invalid answer",
+    ),
+    Reason(TEST_MISSING, "无核酸检测记录", "No nucleic-acid test on record"),
+    Reason(TEST_TOO_OLD, "核酸检测结果已超过时限", "The nucleic-acid test is too old"),
+    Reason(TEST_POSITIVE, "核酸检测结果阳性", "The nucleic-acid test is positive"),
+    Reason(TEST_IN_FUTURE, "检测时间晚于当前时间", "The test time lies in the future"),
+    Reason(VACCINE_INSUFFICIENT, "疫苗接种剂次不足", "Not enough vaccination doses"),
+    Reason(TEMP_FEVER, "体温异常，请联系工作人员", "Elevated temperature"),
+    Reason(TEMP_NOT_READY, "未完成测温，请将手腕或额头靠近测温区", "Temperature not measured yet"),
+    Reason(TEMP_OUT_OF_RANGE, "测温结果不可信，请重新测温", "Implausible temperature reading"),
+)
+
+#: Every reason code the kiosk can give, with its texts.
+REASONS: dict[str, Reason] = {r.code: r for r in _TABLE}
+
+
+def describe(code: str) -> Reason:
+    """The texts for ``code``; an unknown code gets a generic text that names it."""
+    known = REASONS.get(code)
+    if known is not None:
+        return known
+    return Reason(code, f"请联系工作人员（{code}）", f"Please see staff ({code})")
