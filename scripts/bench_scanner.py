@@ -27,7 +27,7 @@ from pyzbar import pyzbar
 
 from kiosk.scanner.auto import AutoDecoder
 from kiosk.scanner.images import Sample, image_files, labelled, load_image
-from kiosk.scanner.render import COLOURS, Scene, random_scene, render, sample_payload
+from kiosk.scanner.render import Scene, coloured_set, render
 
 ROOT = Path(__file__).resolve().parent.parent
 Decode = Callable[[np.ndarray], list[str]]
@@ -129,16 +129,10 @@ def corpus_frames(folder: Path) -> list[tuple[str, np.ndarray, tuple[str, ...]]]
 
 
 def synthetic_frames(per_group: int, seed: int) -> list[tuple[str, np.ndarray, tuple[str, ...]]]:
-    rng = random.Random(seed)
-    frames = []
-    for colour in COLOURS:
-        for dark in (False, True):
-            group = f"{colour}-{'dark' if dark else 'light'}"
-            for i in range(per_group):
-                text = sample_payload(rng)
-                scene = random_scene(rng, text, colour, dark)
-                frames.append((f"{group}/{i}", render(scene), (text,)))
-    return frames
+    return [
+        (f"{group}/{i}", image, (text,))
+        for i, (group, text, image) in enumerate(coloured_set(per_group, seed))
+    ]
 
 
 def empty_frames(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from kiosk.scanner import zbar, zxing
-from kiosk.scanner.base import Image, Symbol, Validator, overlaps
+from kiosk.scanner.base import Image, Symbol, Validator, overlaps, usable
 
 #: Luminance weights (B, G, R) in 1/256 that keep yellow, green and red codes dark on white.
 _COLOUR_SAFE = np.array([77, 150, 29], np.uint16)
@@ -31,8 +31,10 @@ class AutoDecoder:
         self._validator = validator
 
     def decode(self, image: Image) -> list[Symbol]:
-        if image.ndim not in (2, 3) or image.size == 0:
+        frame = usable(image)
+        if frame is None:
             return []
+        image = frame
         hints: list[tuple[int, int, int, int]] = []
         first = zxing.read(zxing.view(image, swap=True), self._validator)
         if first.symbols:

@@ -63,6 +63,23 @@ class QrDecoder(Protocol):
     def decode(self, image: Image) -> list[Symbol]: ...
 
 
+MIN_SIDE = 21  # a version-1 QR code is 21 modules wide: nothing smaller can hold one
+
+
+def usable(image: object) -> Image | None:
+    """The image as contiguous grey or BGR ``uint8`` (alpha dropped), or ``None`` when it is no
+    picture a decoder can take: wrong type, dtype or shape, or smaller than a QR code."""
+    if not isinstance(image, np.ndarray) or image.dtype != np.uint8:
+        return None
+    if image.ndim == 3 and image.shape[2] == 4:
+        image = image[:, :, :3]
+    if not (image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 3)):
+        return None
+    if min(image.shape[:2]) < MIN_SIDE:
+        return None
+    return np.ascontiguousarray(image)
+
+
 def plausible_text(text: str) -> bool:
     """Not empty and free of U+FFFD (a byte sequence that did not decode in its charset)."""
     return bool(text) and "\ufffd" not in text

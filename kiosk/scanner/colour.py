@@ -18,7 +18,7 @@ def colour_hint(image: Image, bbox: tuple[int, int, int, int]) -> str:
     Looks only at coloured pixels, so it works for dark codes on a white screen and for light
     modules on a dark-mode screen alike; white, grey and black pixels carry no vote.
     """
-    if image.ndim != 3:
+    if image.ndim != 3 or image.shape[2] < 3:
         return "other"
     x, y, w, h = bbox
     # the middle 60 %: inside the code even when it is rotated, so the scene behind has no vote
@@ -27,7 +27,7 @@ def colour_hint(image: Image, bbox: tuple[int, int, int, int]) -> str:
     if box.size == 0:
         return "other"
     step = max(1, min(box.shape[:2]) // 64)  # about 64x64 samples are plenty
-    pixels = box[::step, ::step].reshape(-1, 3).astype(np.int16)
+    pixels = box[::step, ::step, :3].reshape(-1, 3).astype(np.int16)
     high, low = pixels.max(axis=1), pixels.min(axis=1)
     coloured = pixels[((high - low) >= _MIN_CHROMA) & (high >= _MIN_VALUE)]
     if len(coloured) < _MIN_SHARE * len(pixels):

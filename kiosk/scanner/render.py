@@ -212,3 +212,17 @@ def sample_payload(rng: random.Random) -> str:
     alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
     token = "".join(rng.choice(alphabet) for _ in range(rng.randint(22, 48)))
     return f"https://hc.example.gov.cn/v?c={token}"
+
+
+def coloured_set(per_group: int, seed: int) -> list[tuple[str, str, Image]]:
+    """The benchmark's synthetic set: ``per_group`` frames for each colour in light and dark
+    mode, as (group such as ``yellow-dark``, expected text, frame)."""
+    rng = random.Random(seed)  # noqa: S311 - image synthesis, not security
+    frames = []
+    for colour in COLOURS:
+        for dark in (False, True):
+            group = f"{colour}-{'dark' if dark else 'light'}"
+            for _ in range(per_group):
+                text = sample_payload(rng)
+                frames.append((group, text, render(random_scene(rng, text, colour, dark))))
+    return frames

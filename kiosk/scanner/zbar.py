@@ -8,7 +8,16 @@ import logging
 import numpy as np
 from pyzbar import pyzbar
 
-from kiosk.scanner.base import QR_FORMAT, Image, Symbol, Validator, accepted, ascii_text, bbox_of
+from kiosk.scanner.base import (
+    QR_FORMAT,
+    Image,
+    Symbol,
+    Validator,
+    accepted,
+    ascii_text,
+    bbox_of,
+    usable,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -53,4 +62,5 @@ class PyzbarDecoder:
         self._validator = validator
 
     def decode(self, image: Image) -> list[Symbol]:
-        return read(grey(image), self._validator)
+        frame = usable(image)
+        return [] if frame is None else read(grey(frame), self._validator)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import zxingcpp
 
-from kiosk.scanner.base import QR_FORMAT, Image, Symbol, Validator, accepted, bbox_of
+from kiosk.scanner.base import QR_FORMAT, Image, Symbol, Validator, accepted, bbox_of, usable
 
 logger = logging.getLogger(__name__)
 
@@ -86,4 +86,5 @@ class ZxingDecoder:
         self._validator = validator
 
     def decode(self, image: Image) -> list[Symbol]:
-        return read(view(image), self._validator).symbols
+        frame = usable(image)
+        return [] if frame is None else read(view(frame), self._validator).symbols
