@@ -21,8 +21,8 @@ _REOPEN_MAX_S = 30.0
 
 
 class ScanWorker:
-    """One thread that owns the camera: reads frames, decodes at most ``max_decode_hz`` of them,
-    and puts each new code on ``out``.
+    """One thread that owns the camera: reads frames, decodes at most ``max_decode_hz`` of them
+    (``None``: every frame, for replays of files), and puts each new code on ``out``.
 
     - A code seen again within ``dedupe_window_s`` of its last sighting is not reported again
       (so a phone held up for a minute is one visitor); texts are remembered only as keyed
@@ -42,7 +42,7 @@ class ScanWorker:
         *,
         source_name: str = "camera",
         dedupe_window_s: float = 5.0,
-        max_decode_hz: float = 15.0,
+        max_decode_hz: float | None = 15.0,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._source = source
@@ -51,7 +51,7 @@ class ScanWorker:
         self._stop = stop
         self._source_name = source_name
         self._window = dedupe_window_s
-        self._min_gap = 1.0 / max_decode_hz
+        self._min_gap = 0.0 if max_decode_hz is None else 1.0 / max_decode_hz
         self._clock = clock
         self._key = os.urandom(16)
         self._seen: dict[bytes, float] = {}
