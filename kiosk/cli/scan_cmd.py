@@ -12,7 +12,9 @@ from kiosk.cli.output import emit
 
 
 def register(commands: Commands) -> None:
-    scan = commands.add("scan", "decode QR codes in pictures (files or folders)", _scan)
+    scan = commands.add(
+        "scan", "识别图片中的二维码 / decode QR codes in pictures (files or folders)", _scan
+    )
     scan.add_argument(
         "--decoder", choices=["auto", "zxing", "pyzbar"], default="auto", help="default auto"
     )
@@ -36,7 +38,7 @@ def _scan(args: argparse.Namespace, ctx: Context) -> int:
             image = load_image(path)
         except ImageError as exc:
             failures += 1
-            print(f"scan: {exc}", file=sys.stderr)
+            print(f"scan: 无法读取图片 / {exc}", file=sys.stderr)
             emit({"file": str(path), "codes": [], "ms": None, "error": str(exc)})
             continue
         started = time.perf_counter()

@@ -22,7 +22,7 @@ class AutoDecoder:
     inverted codes included, then (2) zxing with a global threshold at half resolution. Only if
     zxing reported a QR symbol it failed to decode does a rescue run on that region (sharpened,
     true luminance, ZBar straight and inverted); rescue reads that disagree about a region are
-    all dropped. Not thread-safe only in the sense that it keeps no state: share freely.
+    all dropped. Stateless: one instance may serve several threads.
     """
 
     name = "auto"
