@@ -9,7 +9,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from kiosk.confload import (
     ConfigError,
@@ -231,6 +231,71 @@ class PolicySection:
 
 
 @dataclass(frozen=True)
+class CameraSection:
+    """Where frames come from: one source, chosen by ``source``, with that source's keys."""
+
+    source: Literal["picamera2", "opencv", "replay", "synthetic"] = setting(
+        "picamera2",
+        doc="picamera2 (Raspberry Pi camera), opencv (V4L2/USB), replay (files) or synthetic",
+    )
+    width: int = setting(640, doc="frame width in pixels", min=160, max=4096)
+    height: int = setting(480, doc="frame height in pixels", min=120, max=3072)
+    fps: float = setting(
+        15.0, doc="frames per second asked of the camera, or replay pace", min=0.5, max=120
+    )
+    camera_num: int = setting(0, doc="picamera2: which camera (0 = the first)", min=0, max=7)
+    device: str = setting(
+        "0", doc="opencv: camera index or device path such as /dev/video0", pattern=r"\d+|/\S+"
+    )
+    fourcc: str = setting(
+        "MJPG",
+        doc='opencv: pixel format to ask for ("" = driver default)',
+        pattern=r"[A-Z0-9 ]{4}|",
+    )
+    reconnect_min_s: float = setting(
+        0.5, doc="opencv: first wait before reopening a lost camera", min=0.05, max=60
+    )
+    reconnect_max_s: float = setting(
+        10.0, doc="opencv: longest wait between reopen attempts", min=0.1, max=600
+    )
+    replay_path: Path | None = setting(
+        None, doc="replay: image file, folder of images or video file"
+    )
+    replay_loop: bool = setting(False, doc="replay: start again at the end instead of stopping")
+    synthetic_seed: int = setting(1, doc="synthetic: seed of the simulated scene", min=0, max=2**31)
+
+    def __post_init__(self) -> None:
+        if self.source == "replay" and self.replay_path is None:
+            raise ValueError('camera.replay_path is required when camera.source = "replay"')
+        if self.reconnect_min_s > self.reconnect_max_s:
+            raise ValueError("camera.reconnect_min_s must not exceed camera.reconnect_max_s")
+
+
+@dataclass(frozen=True)
+class ScannerSection:
+    """How frames become codes: decoder, rate limit and de-duplication."""
+
+    decoder: Literal["auto", "zxing", "pyzbar"] = setting(
+        "auto", doc="auto (zxing-cpp + ZBar + colour-aware passes), zxing or pyzbar alone"
+    )
+    dedupe_window_s: float = setting(
+        5.0,
+        doc="the same code again within this many seconds is not reported again",
+        min=0,
+        max=3600,
+    )
+    max_decode_hz: float = setting(
+        15.0,
+        doc="decode at most this many frames per second; the rest are dropped",
+        min=0.5,
+        max=120,
+    )
+    queue_size: int = setting(
+        4, doc="codes waiting for the checkpoint; more are dropped, not queued", min=1, max=64
+    )
+
+
+@dataclass(frozen=True)
 class Config:
     """Everything the kiosk is told, loaded once; pass it (or a section of it) to constructors."""
 
@@ -238,6 +303,8 @@ class Config:
     uplink: UplinkSection = setting(factory=UplinkSection, doc="county MQTT broker")
     verify: VerifySection = setting(factory=VerifySection, doc="code verification")
     policy: PolicySection = setting(factory=PolicySection, doc="decision rules")
+    camera: CameraSection = setting(factory=CameraSection, doc="camera (frame source)")
+    scanner: ScannerSection = setting(factory=ScannerSection, doc="QR decoding of camera frames")
     source: str = field(default="defaults", compare=False, metadata={"internal": True})
 
     @property

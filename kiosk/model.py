@@ -274,3 +274,50 @@ class PassClaims:
     test_at: datetime | None = None
     test_result: str | None = None  # "negative" | "positive"
     vaccine_doses: int | None = None
+
+
+# -- scanner ------------------------------------------------------------------------------
+# Added with kiosk/scanner/: what the scan worker reports to the status page and supervisor.
+
+
+@dataclass(frozen=True)
+class ScannerHealth:
+    """A snapshot of the scan worker. Times are ``time.monotonic()`` seconds.
+
+    ``state`` is ``idle`` (not started), ``running``, ``waiting`` (no frame: camera gone and
+    reconnecting), ``ended`` (a finite replay is over) or ``stopped``. ``last_progress`` moves
+    on every frame read, so a supervisor can tell a stalled camera from a quiet doorway.
+    """
+
+    state: str
+    source: str
+    decoder: str
+    frames: int
+    decoded_frames: int
+    codes: int
+    duplicates: int
+    dropped_busy: int
+    rate_skipped: int
+    fps_in: float
+    ms_per_frame: float | None
+    last_frame_age_s: float | None
+    last_progress: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "state": self.state,
+            "source": self.source,
+            "decoder": self.decoder,
+            "frames": self.frames,
+            "decoded_frames": self.decoded_frames,
+            "codes": self.codes,
+            "duplicates": self.duplicates,
+            "dropped_busy": self.dropped_busy,
+            "rate_skipped": self.rate_skipped,
+            "fps_in": round(self.fps_in, 2),
+            "ms_per_frame": None if self.ms_per_frame is None else round(self.ms_per_frame, 3),
+            "last_frame_age_s": (
+                None if self.last_frame_age_s is None else round(self.last_frame_age_s, 3)
+            ),
+            "last_progress": self.last_progress,
+        }

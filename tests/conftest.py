@@ -1,4 +1,5 @@
-"""Shared fixtures: a throwaway mosquitto per test, figures to report, EU DCC cases, issuers."""
+"""Shared test setup: test data, a throwaway mosquitto per test, figures to report, EU DCC
+cases and county issuers, and skipping Pi-camera tests off a Pi."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 from kiosk.uplink.localbroker import LocalBroker
 from tests.codes_support import Issuer, load_dgc_cases, make_issuer
 
+DATA = Path(__file__).parent / "data"
 _REPORTS: list[str] = []
 
 
@@ -30,6 +32,30 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.section("reported figures")
         for line in _REPORTS:
             terminalreporter.write_line(line)
+
+
+def _pi_camera_present() -> bool:
+    model = Path("/proc/device-tree/model")
+    if not model.exists() or b"Raspberry Pi" not in model.read_bytes():
+        return False
+    try:
+        from picamera2 import Picamera2
+    except ImportError:
+        return False
+    return bool(Picamera2.global_camera_info())
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    hardware = [item for item in items if "hardware" in item.keywords]
+    if hardware and not _pi_camera_present():
+        skip = pytest.mark.skip(reason="needs a Raspberry Pi with a camera (picamera2)")
+        for item in hardware:
+            item.add_marker(skip)
+
+
+@pytest.fixture
+def corpus() -> Path:
+    return DATA / "qr-corpus"
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
