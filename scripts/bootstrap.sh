@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 profile="${1:-run}"
 # Debian packages each profile needs. Keep the lists short and name why.
 run_packages=(mosquitto)            # local broker for the demo
-dev_packages=(mosquitto)            # test brokers
+dev_packages=(mosquitto socat)      # test brokers; socat pty links for unplug/re-plug tests
 [ "$profile" = dev ] && wanted=("${dev_packages[@]}") || wanted=("${run_packages[@]}")
 
 say() { printf 'bootstrap: %s\n' "$*" >&2; }
