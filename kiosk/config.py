@@ -141,6 +141,9 @@ class ThermometerSection:
     cjmcu_order: Literal["object-ambient", "ambient-object"] = setting(
         "object-ambient", doc="cjmcu66: which of the two values is the object temperature"
     )
+    cjmcu_checksum: Literal["data", "frame"] = setting(
+        "data", doc="cjmcu66: checksum over the four data bytes or over the whole frame"
+    )
     poll_interval_s: float = setting(
         0.2,
         doc="query/Modbus modes: time between polls (modules allow at most 10 Hz)",

@@ -17,7 +17,7 @@ from kiosk.config import ConfigError
 from kiosk.storage import StorageError
 
 #: Modules under ``kiosk.cli`` whose ``register(commands)`` adds subcommands.
-COMMAND_MODULES = ("config_cmd", "uplink_cmd", "demo_cmd")
+COMMAND_MODULES = ("config_cmd", "uplink_cmd", "demo_cmd", "thermometer_cmd")
 
 
 @dataclass

@@ -1,7 +1,8 @@
 """CJMCU-90614 UART protocol (experimental): ``66 66 MODE 04 D1 D2 CS`` frames, ``66 66 cmd 56``.
 
 Unverified on hardware: the checksum is either the sum of the four data bytes or of the whole
-frame (both seen), and which value is the object temperature is a config option.
+frame (both seen in public sources), and which value is the object temperature is unsettled;
+both are config options. Accepting either checksum would let one corrupted byte in 256 through.
 """
 
 from __future__ import annotations
@@ -26,8 +27,8 @@ def _frame_len(head: bytes) -> int | None:
     return 9 if head[2] in MODES and head[3] == 4 else None
 
 
-def _check(frame: bytes) -> bool:
-    return frame[8] in (sum8(frame[4:8]), sum8(frame[:8]))
+def _checksum(frame: bytes, scope: ChecksumScope) -> int:
+    return sum8(frame[4:8]) if scope == "data" else sum8(frame[:8])
 
 
 def decode_values(frame: bytes) -> tuple[float, float]:
@@ -37,12 +38,15 @@ def decode_values(frame: bytes) -> tuple[float, float]:
 
 
 class Cjmcu66Parser:
-    """CJMCU-90614 frames; ``order`` says which of the two values is the object temperature."""
+    """CJMCU-90614 frames; ``order`` says which value is the object temperature, ``scope``
+    which bytes the checksum covers (the four data bytes, or the whole frame)."""
 
-    def __init__(self, order: Order = "object-ambient") -> None:
+    def __init__(self, order: Order = "object-ambient", scope: ChecksumScope = "data") -> None:
         self.stats = ParserStats()
         self._order = order
-        self._scanner = FrameScanner(HEADER, 4, _frame_len, _check, self.stats)
+        self._scanner = FrameScanner(
+            HEADER, 4, _frame_len, lambda f: _checksum(f, scope) == f[8], self.stats
+        )
 
     def feed(self, data: bytes, t: float) -> list[Reading]:
         readings = []
@@ -67,5 +71,5 @@ def encode_frame(
     """A CJMCU frame with the two values in wire order and the chosen checksum scope."""
     data = struct.pack(">HH", round(first_c * 100), round(second_c * 100))
     head = HEADER + bytes((mode, 4))
-    checksum = sum8(data) if scope == "data" else sum8(head + data)
-    return head + data + bytes((checksum,))
+    frame = head + data + b"\x00"
+    return frame[:8] + bytes((_checksum(frame, scope),))

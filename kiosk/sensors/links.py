@@ -18,7 +18,7 @@ def stream_parser(section: ThermometerSection) -> StreamParser:
     if section.protocol == "lu90614":
         return lu90614.Lu90614Parser(section.lu_mode)
     if section.protocol == "cjmcu66":
-        return cjmcu66.Cjmcu66Parser(section.cjmcu_order)
+        return cjmcu66.Cjmcu66Parser(section.cjmcu_order, section.cjmcu_checksum)
     if section.protocol == "ascii":
         return AsciiLineParser()
     raise ValueError(f"{section.protocol} is not a byte-stream protocol")
