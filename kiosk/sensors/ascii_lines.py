@@ -14,6 +14,7 @@ PAIR_WINDOW_S = 0.2  # TO and TA printed on separate lines pair within this time
 _NUMBER = r"\s*[:=]\s*(-?\d{1,3}(?:\.\d+)?)"
 _OBJECT = re.compile(r"(?i)\b(?:TO|T_?OBJ|OBJECT|OBJETO|BODY|TB)" + _NUMBER)
 _AMBIENT = re.compile(r"(?i)\b(?:TA|T_?AMB|AMBIENT|AMBIENTE)" + _NUMBER)
+_KEY = re.compile(r"(?i)\b(?:TO|T_?OBJ|OBJECT|OBJETO|BODY|TB|TA|T_?AMB|AMBIENT|AMBIENTE)\s*[:=]")
 _FAHRENHEIT = re.compile(r"(?i)(?:\*|°|º|deg\s?)F\b")
 _SEPARATOR = re.compile(rb"[\r\n]")
 
@@ -73,7 +74,7 @@ class AsciiLineParser:
 
     def _line(self, raw: bytes, t: float, out: list[Reading]) -> None:
         line = raw[:MAX_LINE].decode("ascii", errors="replace")
-        has_key = _OBJECT.search(line) or _AMBIENT.search(line)
+        has_key = _KEY.search(line) is not None
         values = parse_line(line)
         if values is None:
             if has_key:
