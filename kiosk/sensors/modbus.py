@@ -12,7 +12,7 @@ import math
 import struct
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Any, Literal
 
 from kiosk.config import ThermometerSection
 from kiosk.sensors.base import ParserStats
@@ -84,24 +84,20 @@ EMISSIVITY_REGISTER = {"calex": 0x08, "omega": 0x07}
 def register_map(section: ThermometerSection) -> RegisterMap:
     """The preset named in the config with every explicitly set ``modbus_*`` key applied."""
     base = PRESETS.get(section.modbus_preset, RegisterMap())
-    chosen = replace(base, unit=section.modbus_unit)
-    if section.modbus_function is not None:
-        chosen = replace(chosen, function=section.modbus_function)
-    if section.modbus_object_register is not None:
-        chosen = replace(chosen, object_register=section.modbus_object_register)
-    if section.modbus_ambient_register is not None:
-        chosen = replace(chosen, ambient_register=section.modbus_ambient_register)
-    elif section.modbus_preset == "custom":
-        chosen = replace(chosen, ambient_register=None)
-    if section.modbus_scale is not None:
-        chosen = replace(chosen, scale=section.modbus_scale)
-    if section.modbus_signed is not None:
-        chosen = replace(chosen, signed=section.modbus_signed)
-    if section.modbus_dtype is not None:
-        chosen = replace(chosen, dtype=section.modbus_dtype)
-        if section.modbus_dtype != "int16" and section.modbus_scale is None:
-            chosen = replace(chosen, scale=1.0)  # float registers hold °C
-    return chosen
+    if section.modbus_preset == "custom":
+        base = replace(base, ambient_register=None)
+    if section.modbus_dtype not in (None, "int16"):
+        base = replace(base, scale=1.0)  # float registers hold °C unless a scale is set
+    overrides: dict[str, Any] = {
+        "unit": section.modbus_unit,
+        "function": section.modbus_function,
+        "object_register": section.modbus_object_register,
+        "ambient_register": section.modbus_ambient_register,
+        "scale": section.modbus_scale,
+        "signed": section.modbus_signed,
+        "dtype": section.modbus_dtype,
+    }
+    return replace(base, **{k: v for k, v in overrides.items() if v is not None})
 
 
 def decode_value(regs: Sequence[int], dtype: DType, scale: float, signed: bool) -> float | None:
