@@ -321,3 +321,62 @@ class ScannerHealth:
             ),
             "last_progress": self.last_progress,
         }
+
+
+# -- thermometer health (kiosk/sensors) ----------------------------------------------------
+
+
+class SensorState(StrEnum):
+    """Where a thermometer's serial link stands, as the status page and supervisor see it."""
+
+    CONNECTING = "connecting"  # port opening or open, no valid frame yet
+    CONNECTED = "connected"  # valid frames arriving
+    NOT_READY = "not_ready"  # port open but no valid frame for the watchdog period
+    UNPLUGGED = "unplugged"  # the port is gone or failed; retrying with back-off
+    STOPPED = "stopped"
+
+
+@dataclass(frozen=True)
+class ThermometerHealth:
+    """A snapshot of a thermometer reader: state, last reading and error counters.
+
+    ``last_progress`` is the ``time.monotonic()`` of the reader loop's last turn (it turns at
+    least every few hundred ms while alive); ``last_frame_t`` that of the last valid frame.
+    Counters only grow: ``checksum_errors`` (bad checksum/CRC), ``frame_errors`` (malformed or
+    unexpected frames, Modbus exceptions, requests with no reply), ``skipped_bytes`` (noise).
+    """
+
+    state: SensorState
+    port: str
+    protocol: str
+    last_reading: Reading | None = None
+    last_frame_t: float | None = None
+    frames: int = 0
+    checksum_errors: int = 0
+    frame_errors: int = 0
+    skipped_bytes: int = 0
+    reconnects: int = 0
+    dropped: int = 0
+    last_error: str | None = None
+    last_progress: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready, for the status page and ``kiosk thermometer`` output."""
+        reading = self.last_reading
+        return {
+            "state": self.state.value,
+            "port": self.port,
+            "protocol": self.protocol,
+            "last_reading": None
+            if reading is None
+            else {"object_c": reading.object_c, "ambient_c": reading.ambient_c, "t": reading.t},
+            "last_frame_t": self.last_frame_t,
+            "frames": self.frames,
+            "checksum_errors": self.checksum_errors,
+            "frame_errors": self.frame_errors,
+            "skipped_bytes": self.skipped_bytes,
+            "reconnects": self.reconnects,
+            "dropped": self.dropped,
+            "last_error": self.last_error,
+            "last_progress": self.last_progress,
+        }

@@ -17,7 +17,14 @@ from kiosk.config import ConfigError
 from kiosk.storage import StorageError
 
 #: Modules under ``kiosk.cli`` whose ``register(commands)`` adds subcommands.
-COMMAND_MODULES = ("config_cmd", "uplink_cmd", "demo_cmd", "codes_cmd", "scan_cmd")
+COMMAND_MODULES = (
+    "config_cmd",
+    "uplink_cmd",
+    "demo_cmd",
+    "codes_cmd",
+    "scan_cmd",
+    "thermometer_cmd",
+)
 
 
 @dataclass

@@ -1,0 +1,1 @@
+"""Serial infrared thermometers: protocol parsers and encoders, reader, filter, simulator."""
