@@ -50,7 +50,6 @@ class TlsSection:
     ca_file: Path | None = setting(None, doc="CA bundle (PEM) for the broker; system CAs if unset")
     cert_file: Path | None = setting(None, doc="client certificate (PEM) for mutual TLS")
     key_file: Path | None = setting(None, doc="client private key (PEM) for mutual TLS")
-    server_name: str | None = setting(None, doc="name to verify instead of host (SNI too)")
     verify: bool = setting(
         True,
         doc="verify the server certificate and host name; cannot be turned off",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import json
 import math
 import re
 import tomllib
@@ -308,3 +309,45 @@ def describe(obj: Any, prefix: str = "") -> dict[str, Any]:
         else:
             out[f.name] = value
     return out
+
+
+def reference(cls: type, prefix: str = "") -> list[tuple[str, str, str, str]]:
+    """(table, key, default, description) for every setting of ``cls``, nested tables included."""
+    rows: list[tuple[str, str, str, str]] = []
+    nested: list[tuple[str, type]] = []
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        if f.metadata.get("internal"):
+            continue
+        tp = hints[f.name]
+        if dataclasses.is_dataclass(tp):
+            nested.append((f"{prefix}{f.name}", tp))  # type: ignore[arg-type]
+            continue
+        if f.default is not dataclasses.MISSING:
+            default: Any = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            default = f.default_factory()
+        else:
+            default = None
+        shown = (
+            "(unset)"
+            if default is None
+            else json.dumps(
+                list(default)
+                if isinstance(default, tuple)
+                else str(default)
+                if isinstance(default, Path)
+                else default,
+                ensure_ascii=False,
+            )
+        )
+        doc = f.metadata.get("doc", "")
+        limits = _range_text(f.metadata).strip()
+        if limits:
+            doc += f" ({limits})"
+        if f.metadata.get("secret"):
+            doc += " — secret, masked in `kiosk config check`"
+        rows.append((prefix.rstrip("."), f.name, shown, doc))
+    for name, tp in nested:
+        rows += reference(tp, f"{name}.")
+    return rows

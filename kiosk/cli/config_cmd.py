@@ -8,7 +8,8 @@ from pathlib import Path
 
 from kiosk.cli import Commands, Context
 from kiosk.cli.output import emit
-from kiosk.config import ConfigError, load
+from kiosk.config import Config, ConfigError, load
+from kiosk.confload import reference
 
 
 def register(commands: Commands) -> None:
@@ -16,6 +17,9 @@ def register(commands: Commands) -> None:
         "check", "validate a config file and print the effective config", _check
     )
     check.add_argument("file", type=Path, help="TOML config file, e.g. /etc/kiosk/kiosk.toml")
+    commands.group("config", "configuration tools").add(
+        "reference", "every config key with its default and meaning, as Markdown", _reference
+    )
 
 
 def _check(args: argparse.Namespace, _ctx: Context) -> int:
@@ -26,4 +30,28 @@ def _check(args: argparse.Namespace, _ctx: Context) -> int:
             print(problem, file=sys.stderr)
         return 1
     emit(config.describe())
+    return 0
+
+
+def reference_markdown() -> str:
+    """The key tables of docs/configuration.md, generated from the schema."""
+    out: list[str] = []
+    table = None
+    for section, key, default, doc in reference(Config):
+        if section != table:
+            table = section
+            out += [
+                "",
+                f"### `[{section}]`",
+                "",
+                "| key | default | meaning |",
+                "| --- | --- | --- |",
+            ]
+        cell = doc.replace("|", r"\|")
+        out.append(f"| `{key}` | `{default}` | {cell} |")
+    return "\n".join(out).lstrip("\n") + "\n"
+
+
+def _reference(_args: argparse.Namespace, _ctx: Context) -> int:
+    sys.stdout.write(reference_markdown())
     return 0

@@ -10,8 +10,6 @@ from collections import deque
 from dataclasses import dataclass, replace
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
 
 from kiosk.config import Config, read_secret
 from kiosk.storage import StorageError
@@ -85,8 +83,6 @@ class Publisher:
         self._health = UplinkHealth(broker=f"{config.uplink.host}:{config.uplink.port}")
         self._client: mqtt.Client | None = None
         self._thread: threading.Thread | None = None
-        self._props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
-        self._props.ContentType = "application/json"
         # owned by the publisher thread
         self._window = SendWindow()
         self._session = _Session()
