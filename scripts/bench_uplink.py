@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import argparse
 import random
-import resource
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -79,25 +79,36 @@ def raw_paho_rate(port: int, payloads: list[bytes], window: int) -> float:
     return len(payloads) / elapsed
 
 
-def kiosk_drain_rate(work: Path, port: int, entries: list, window: int) -> float:  # type: ignore[type-arg]
+def rss_mb() -> float:
+    """Resident memory of this process now (Linux /proc)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def kiosk_drain_rate(work: Path, port: int, entries: list, window: int) -> tuple[float, float]:  # type: ignore[type-arg]
     """Messages/s for the kiosk draining a committed backlog, from CONNACK until the outbox
-    has recorded the last acknowledgement (deleted its row)."""
+    has recorded the last acknowledgement (deleted its row); and the most the process's
+    resident memory grew meanwhile (MB)."""
     config = _config(work, port, window)
     with Ledger(config.ledger_path) as ledger:
         for entry in entries:
             ledger.commit(entry)
     stop = threading.Event()
     publisher = Publisher(config, stop)
+    base = peak = rss_mb()
     publisher.start()
     while not publisher.health().connected:
         time.sleep(0.0005)
     started = time.perf_counter()
     while publisher.health().acked < len(entries):
         time.sleep(0.001)
+        peak = max(peak, rss_mb())
     elapsed = time.perf_counter() - started
     stop.set()
     publisher.join()
-    return len(entries) / elapsed
+    return len(entries) / elapsed, peak - base
 
 
 def commit_latencies(work: Path, port: int, n: int, with_uplink: bool) -> list[float]:
@@ -122,6 +133,42 @@ def commit_latencies(work: Path, port: int, n: int, with_uplink: bool) -> list[f
     return samples
 
 
+_RSS_PROBE = """
+import sys, threading, time, random
+from pathlib import Path
+sys.path.insert(0, sys.argv[3])
+from bench_uplink import _config
+from kiosk.ledger import Ledger
+from kiosk.synthetic import synthetic_entry
+from kiosk.uplink.publisher import Publisher
+config = _config(Path(sys.argv[1]), int(sys.argv[2]), 32)
+stop = threading.Event()
+publisher = Publisher(config, stop)
+publisher.start()
+rng = random.Random(1)
+with Ledger(config.ledger_path) as ledger:
+    for _ in range(2000):
+        ledger.commit(synthetic_entry("k-bench", "bench", rng))
+        publisher.notify()
+while ledger.open().outbox_status().pending:
+    time.sleep(0.05)
+print(Path("/proc/self/status").read_text().split("VmRSS:")[1].split()[0])
+stop.set()
+publisher.join()
+"""
+
+
+def kiosk_process_rss(work: Path, port: int) -> float:
+    """Resident MB of a fresh process that committed and published 2000 entries."""
+    out = subprocess.run(
+        [sys.executable, "-c", _RSS_PROBE, str(work), str(port), str(Path(__file__).parent)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return int(out.stdout.strip()) / 1024
+
+
 def pct(samples: list[float], q: float) -> float:
     ordered = sorted(samples)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
@@ -139,15 +186,16 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bench-uplink-") as tmp:
         work = Path(tmp)
         with LocalBroker(work / "broker") as broker:
-            raw, ours = [], []
-            rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            raw, ours, growth = [], [], []
             for r in range(args.rounds):
                 entries = _pass_entries(args.messages, rng)
                 payloads = [e.with_seq(i + 1).entry_message() for i, e in enumerate(entries)]
                 raw.append(raw_paho_rate(broker.port, payloads, args.window))
-                ours.append(kiosk_drain_rate(work / f"drain{r}", broker.port, entries, args.window))
+                rate, grew = kiosk_drain_rate(work / f"drain{r}", broker.port, entries, args.window)
+                ours.append(rate)
+                growth.append(grew)
                 print(f"round {r + 1}: raw {raw[-1]:.0f}/s, kiosk {ours[-1]:.0f}/s", flush=True)
-            rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+            idle_rss = kiosk_process_rss(work / "rss", broker.port)
             idle = commit_latencies(work / "commit-idle", broker.port, args.commits, False)
             busy = commit_latencies(work / "commit-busy", broker.port, args.commits, True)
     raw_rate, our_rate = statistics.median(raw), statistics.median(ours)
@@ -171,7 +219,8 @@ paho until its last PUBACK arrives.
 | **drain / raw** | **{ratio:.2f}×** (target ≥ 0.75×) |
 | commit latency, uplink idle: p50 / p99 | {ms(idle)} |
 | commit latency, uplink draining: p50 / p99 | {ms(busy)} (target p99 ≤ 10 ms) |
-| peak RSS of the benchmark process | {rss_after // 1024} MB ({rss_before // 1024} MB before) |
+| memory: growth of resident set while draining | {max(growth):.1f} MB at most |
+| memory: kiosk process with ledger, uplink and paho | {idle_rss:.0f} MB resident |
 
 Commits are `synchronous=FULL` WAL transactions writing the entry and its outbox row
 ({args.commits} commits each). Every round's rates: raw {", ".join(f"{x:,.0f}" for x in raw)};
