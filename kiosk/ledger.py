@@ -9,7 +9,7 @@ from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 
-from kiosk.model import Entry, utc_iso
+from kiosk.model import ALERT_REASONS, Entry, Outcome, utc_iso
 from kiosk.storage import (
     ENTRY_COLUMNS,
     OutboxStatus,
@@ -122,6 +122,36 @@ class Ledger:
                 yield entry_from_row(row[:-1]), bool(row[-1])
         except sqlite3.Error as exc:
             raise storage_error(exc, self.path, "reading entries") from exc
+
+    def latest(self, limit: int = 20, *, alerts_only: bool = False) -> list[tuple[Entry, bool]]:
+        """The newest entries first (only those that raised an alert, if asked)."""
+        where = ""
+        if alerts_only:
+            where = "WHERE " + " OR ".join(
+                f"reasons LIKE '%\"{reason}\"%'" for reason in sorted(ALERT_REASONS)
+            )
+        query = (
+            f"SELECT {ENTRY_COLUMNS}, NOT EXISTS "  # noqa: S608 - constant text
+            f"(SELECT 1 FROM outbox WHERE outbox.entry = entries.n) FROM entries {where} "
+            "ORDER BY n DESC LIMIT ?"
+        )
+        try:
+            rows = self._db.execute(query, (limit,)).fetchall()
+        except sqlite3.Error as exc:
+            raise storage_error(exc, self.path, "reading entries") from exc
+        return [(entry_from_row(r[:-1]), bool(r[-1])) for r in rows]
+
+    def counts(self, since: datetime, until: datetime) -> dict[Outcome, int]:
+        """Entries per decision in ``[since, until)``."""
+        try:
+            rows = self._db.execute(
+                "SELECT decision, COUNT(*) FROM entries WHERE ts >= ? AND ts < ? GROUP BY decision",
+                (utc_iso(since), utc_iso(until)),
+            ).fetchall()
+        except sqlite3.Error as exc:
+            raise storage_error(exc, self.path, "counting entries") from exc
+        found = {Outcome(d): n for d, n in rows}
+        return {o: found.get(o, 0) for o in Outcome}
 
     def outbox_status(self, now: float | None = None) -> OutboxStatus:
         try:
