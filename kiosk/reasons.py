@@ -123,10 +123,27 @@ _TABLE = (
 #: Every reason code the kiosk can give, with its texts.
 REASONS: dict[str, Reason] = {r.code: r for r in _TABLE}
 
+# -- the kiosk itself: shown on screen, never a verdict on a code ------------------------------
+STORAGE_ERROR = "storage.error"
+DEVICE_CAMERA = "device.camera"
+DEVICE_THERMOMETER = "device.thermometer"
+UPLINK_OFFLINE = "uplink.offline"
+
+#: Conditions of the kiosk the screen reports (banners, or the reason of a SEE STAFF).
+NOTICES: dict[str, Reason] = {
+    r.code: r
+    for r in (
+        Reason(STORAGE_ERROR, "系统无法记录，请联系工作人员", "The kiosk cannot record entries"),
+        Reason(DEVICE_CAMERA, "摄像头故障，请联系工作人员", "Camera fault: please see staff"),
+        Reason(DEVICE_THERMOMETER, "测温设备未就绪", "Thermometer not ready"),
+        Reason(UPLINK_OFFLINE, "网络中断，记录已保存，恢复后上传", "Offline: entries are kept"),
+    )
+}
+
 
 def describe(code: str) -> Reason:
     """The texts for ``code``; an unknown code gets a generic text that names it."""
-    known = REASONS.get(code)
+    known = REASONS.get(code) or NOTICES.get(code)
     if known is not None:
         return known
     return Reason(code, f"请联系工作人员（{code}）", f"Please see staff ({code})")

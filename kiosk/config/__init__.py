@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from kiosk.config.checkpoint import CheckpointSection
 from kiosk.config.codes import OnlineVerifySection, PolicySection, VerifySection
 from kiosk.config.core import KioskSection
 from kiosk.config.devices import CameraSection, ScannerSection, ThermometerSection
@@ -30,6 +31,7 @@ from kiosk.confload import _Layer as Layer
 
 __all__ = [
     "CameraSection",
+    "CheckpointSection",
     "Config",
     "ConfigError",
     "ConfigProblem",
@@ -59,6 +61,9 @@ class Config:
     scanner: ScannerSection = setting(factory=ScannerSection, doc="QR decoding of camera frames")
     thermometer: ThermometerSection = setting(
         factory=ThermometerSection, doc="serial IR thermometer and reading filter"
+    )
+    checkpoint: CheckpointSection = setting(
+        factory=CheckpointSection, doc="the visitor flow at the door"
     )
     source: str = field(default="defaults", compare=False, metadata={"internal": True})
 
