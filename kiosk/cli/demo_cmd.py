@@ -1,27 +1,27 @@
-"""``kiosk demo``: entries committed locally and arriving at a local broker, with the outbox."""
+"""``kiosk demo``: the whole kiosk on simulated devices, visitors, broker outage and a report."""
 
 from __future__ import annotations
 
 import argparse
-import random
 import tempfile
+import threading
 import time
-from collections import Counter
 from pathlib import Path
 
 from kiosk.cli import Commands, Context
-from kiosk.config import parse
+from kiosk.demo import DemoRig, Seen, play_visitor, visitors
 from kiosk.ledger import Ledger
-from kiosk.synthetic import synthetic_entry
+from kiosk.model import Entry
+from kiosk.reasons import describe
 from kiosk.uplink.collector import Collector
-from kiosk.uplink.localbroker import LocalBroker, free_port, mosquitto_binary
-from kiosk.uplink.publisher import Publisher
 
 
 def register(commands: Commands) -> None:
-    demo = commands.add("demo", "run a short demo on simulated devices", _demo)
-    demo.add_argument("--duration", type=float, default=12.0, help="seconds to run")
-    demo.add_argument("--rate", type=float, default=4.0, help="visitors per second")
+    demo = commands.add("demo", "run the whole kiosk on simulated devices (no hardware)", _demo)
+    demo.add_argument("--duration", type=float, default=60.0, help="seconds of visitors")
+    demo.add_argument("--http-port", type=int, default=8080, help="port of the kiosk screen")
+    demo.add_argument("--no-outage", action="store_true",
+                      help="do not stop the local broker halfway through")  # fmt: skip
 
 
 def _say(text: str) -> None:
@@ -30,64 +30,107 @@ def _say(text: str) -> None:
 
 def _demo(args: argparse.Namespace, ctx: Context) -> int:
     with tempfile.TemporaryDirectory(prefix="kiosk-demo-") as tmp:
-        work = Path(tmp)
-        broker = LocalBroker(work / "broker") if mosquitto_binary() else None
-        port = broker.port if broker else free_port()
-        config = parse(
-            {
-                "kiosk": {"id": "k-demo", "site": "demo-site", "state_dir": str(work / "state")},
-                "uplink": {"port": port, "topic_prefix": "county/demo"},
-            },
-            source="demo",
-        )
-        _say("checkpoint-kiosk demo / 演示")
-        _say(f"  ledger: {config.ledger_path}")
-        if broker is None:
-            _say("  mosquitto not installed: entries stay in the outbox (nothing is lost)")
-        else:
-            broker.start()
-            _say(f"  local broker: mqtt://127.0.0.1:{port}  topics county/demo/kiosk/k-demo/#")
-        collector = Collector(port, "county/demo/kiosk/+/+").start() if broker else None
-        publisher = Publisher(config, ctx.stop)
-        received: Counter[str] = Counter()
-        rng = random.Random(7)  # noqa: S311 - synthetic data
+        rig = DemoRig(Path(tmp), http_port=args.http_port)
         try:
-            with Ledger(config.ledger_path) as ledger:
-                publisher.start()
-                started = time.monotonic()
-                next_report = started
-                committed = 0
-                while not ctx.stop.is_set() and time.monotonic() - started < args.duration:
-                    entry = ledger.commit(synthetic_entry(config.kiosk.id, config.kiosk.site, rng))
-                    publisher.notify()
-                    committed += 1
-                    reasons = ",".join(entry.reasons) or "-"
-                    _say(f"  committed #{entry.seq:<4} {entry.decision.value:5} {reasons}")
-                    for msg in collector.drain() if collector else []:
-                        if msg.topic.endswith("/entries"):
-                            received[msg.doc["id"]] += 1
-                    if time.monotonic() >= next_report:
-                        next_report += 2.0
-                        status = ledger.outbox_status()
-                        _say(
-                            f"  outbox: pending={status.pending} parked={status.parked} "
-                            f"| broker received {len(received)} of {committed}"
-                        )
-                    ctx.stop.wait(1.0 / args.rate)
-                deadline = time.monotonic() + 5.0
-                while collector and len(received) < committed and time.monotonic() < deadline:
-                    for msg in collector.drain():
-                        if msg.topic.endswith("/entries"):
-                            received[msg.doc["id"]] += 1
-                    time.sleep(0.05)
-                status = ledger.outbox_status()
-                _say(f"  final outbox: {status.to_dict()}")
-                _say(f"  committed {committed}, received {len(received)} at the broker")
+            return _run(rig, args, ctx)
         finally:
-            ctx.stop.set()
-            publisher.join()
-            if collector:
-                collector.stop()
-            if broker:
-                broker.stop()
-    return 0 if (broker is None or len(received) == committed) else 1
+            rig.close()
+
+
+def _run(rig: DemoRig, args: argparse.Namespace, ctx: Context) -> int:
+    config = rig.build()
+    _say("checkpoint-kiosk demo / 演示 — simulated camera, thermometer and county broker")
+    _say(f"  ledger      {config.ledger_path}")
+    _say(f"  thermometer {config.thermometer.port} (simulated GY-MCU90614 on a pty)")
+    collector = None
+    if rig.broker is None:
+        _say("  mosquitto is not installed: entries stay in the outbox (nothing is lost)")
+    else:
+        _say(f"  broker      mqtt://127.0.0.1:{rig.broker.port}  county/demo/kiosk/k-demo/#")
+        collector = Collector(rig.broker.port, "county/demo/kiosk/+/+", "demo-ingest").start()
+    kiosk = rig.kiosk(ctx.stop)
+    exit_code: list[int] = []
+    runner = threading.Thread(target=lambda: exit_code.append(kiosk.run()), name="kiosk")
+    runner.start()
+    seen: list[Seen] = []
+    try:
+        started = time.monotonic()
+        outage_at = started + args.duration / 2 if rig.broker and not args.no_outage else None
+        outage_until = None
+        for visitor in visitors():
+            now = time.monotonic()
+            if ctx.stop.is_set() or now - started >= args.duration or not runner.is_alive():
+                break
+            if outage_at is not None and now >= outage_at and rig.broker is not None:
+                rig.broker.kill()
+                _say("  !! county broker killed (SIGKILL): entries wait in the outbox")
+                outage_at, outage_until = None, now + 8.0
+            if outage_until is not None and now >= outage_until and rig.broker is not None:
+                rig.broker.start()
+                _say("  !! county broker back: the outbox drains")
+                outage_until = None
+            result = play_visitor(rig, kiosk, visitor)
+            seen.append(result)
+            _report(result, kiosk.board.health().outbox)
+        if outage_until is not None and rig.broker is not None:
+            rig.broker.start()
+            _say("  !! county broker back: the outbox drains")
+        return _summary(rig, seen, collector, exit_code, runner, ctx)
+    finally:
+        ctx.stop.set()
+        runner.join(30)
+        if collector is not None:
+            collector.stop()
+
+
+def _report(result: Seen, outbox: dict[str, object]) -> None:
+    s = result.screen
+    if s is None or s.outcome is None:
+        _say(f"  {result.visitor.label:<24} → nothing decided   ✗")
+        return
+    reasons = ", ".join(describe(r).zh for r in s.reasons) or "-"
+    temp = f"{s.temperature_c:.1f}°C" if s.temperature_c is not None else "—"
+    mark = "✓" if result.ok else f"✗ expected {result.visitor.expect.value}"
+    _say(f"  {result.visitor.label:<24} → {s.outcome.value:<5} #{s.entry_seq} {temp:>7} "
+         f"{reasons}  {mark}  (outbox pending {outbox.get('pending', '?')})")  # fmt: skip
+
+
+def _summary(rig: DemoRig, seen: list[Seen], collector: Collector | None,
+             exit_code: list[int], runner: threading.Thread, ctx: Context) -> int:  # fmt: skip
+    assert rig.config is not None  # noqa: S101
+    with Ledger(rig.config.ledger_path) as ledger:
+        deadline = time.monotonic() + 30
+        while (
+            rig.broker is not None
+            and ledger.outbox_status().pending
+            and (time.monotonic() < deadline)
+        ):
+            time.sleep(0.2)
+        status = ledger.outbox_status()
+        entries: dict[int, Entry] = {e.seq: e for e, _ in ledger.entries()}
+    received: set[str] = set()
+    if collector is not None:
+        time.sleep(0.5)
+        received = {m.doc["id"] for m in collector.drain() if m.topic.endswith("/entries")}
+    wrong = [r for r in seen if not r.ok]
+    in_ledger = [
+        r for r in seen
+        if r.screen and r.screen.entry_seq in entries
+        and entries[r.screen.entry_seq].decision == r.visitor.expect
+    ]  # fmt: skip
+    missing = [e for e in entries.values() if collector is not None and e.id not in received]
+    _say("")
+    _say(f"  visitors {len(seen)}: {len(seen) - len(wrong)} right on screen, "
+         f"{len(in_ledger)} right in the ledger")  # fmt: skip
+    _say(f"  ledger {len(entries)} entries; outbox {status.to_dict()}")
+    if collector is not None:
+        _say(f"  county broker received {len(received & {e.id for e in entries.values()})} "
+             f"of {len(entries)} entries; missing {len(missing)}")  # fmt: skip
+    if runner.is_alive():
+        ctx.stop.set()
+        runner.join(30)
+    ok = not wrong and len(in_ledger) == len(seen) and not missing and seen
+    if exit_code and exit_code[0] != 0:
+        _say(f"  the kiosk exited with {exit_code[0]}")
+        return exit_code[0]
+    return 0 if ok else 1

@@ -17,6 +17,7 @@ from kiosk.config.checkpoint import CheckpointSection
 from kiosk.config.codes import OnlineVerifySection, PolicySection, VerifySection
 from kiosk.config.core import KioskSection
 from kiosk.config.devices import CameraSection, ScannerSection, ThermometerSection
+from kiosk.config.service import ServiceSection
 from kiosk.config.uplink import TlsSection, UplinkSection
 from kiosk.confload import (
     ConfigError,
@@ -39,6 +40,7 @@ __all__ = [
     "OnlineVerifySection",
     "PolicySection",
     "ScannerSection",
+    "ServiceSection",
     "ThermometerSection",
     "TlsSection",
     "UplinkSection",
@@ -65,6 +67,7 @@ class Config:
     checkpoint: CheckpointSection = setting(
         factory=CheckpointSection, doc="the visitor flow at the door"
     )
+    service: ServiceSection = setting(factory=ServiceSection, doc="self-supervision")
     source: str = field(default="defaults", compare=False, metadata={"internal": True})
 
     @property

@@ -49,6 +49,18 @@ class UplinkHealth:
     parked: int = 0
     last_error: str | None = None
 
+    def to_dict(self) -> dict[str, object]:
+        return {
+            "broker": self.broker,
+            "connected": self.connected,
+            "in_flight": self.in_flight,
+            "window": self.window,
+            "published": self.published,
+            "acked": self.acked,
+            "parked": self.parked,
+            "last_error": self.last_error,
+        }
+
 
 @dataclass
 class _Session:
@@ -257,7 +269,10 @@ class Publisher:
             if not session.refused:  # a refused CONNACK is followed by a disconnect: keep it
                 self._update(last_error=f"disconnected: {event.reason}", connected=False)
         elif isinstance(event, ConnectRefused):
-            logger.warning("uplink connection refused: %s", event.reason)
+            repeated = self._health.last_error == f"connection refused: {event.reason}"
+            # the first refusal of a kind is a warning; the same one again while retrying is not
+            logger.log(logging.DEBUG if repeated else logging.WARNING,
+                       "uplink connection refused: %s", event.reason)  # fmt: skip
             session.refused = True
             self._update(last_error=f"connection refused: {event.reason}")
 

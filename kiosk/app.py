@@ -1,0 +1,163 @@
+"""Composition root: builds every adapter from the config, wires the queues, starts and
+supervises the workers, and stops them in order (the uplink last, so it can flush)."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import shutil
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from kiosk import __version__
+from kiosk.checkpoint import Signals
+from kiosk.codes.verifier import Verifier
+from kiosk.config import CameraSection, Config
+from kiosk.coordinator import Coordinator
+from kiosk.ledger import Ledger
+from kiosk.model import Reading, ScannedCode, SensorState, utc_iso
+from kiosk.scanner.base import FrameSource
+from kiosk.scanner.factory import make_decoder, make_source
+from kiosk.scanner.worker import ScanWorker
+from kiosk.sensors.reader import ThermometerReader
+from kiosk.status import KioskHealth, StatusBoard, WorkerHealth
+from kiosk.storage import StorageError
+from kiosk.supervisor import NoNotifier, Notifier, Supervisor, Worker
+from kiosk.uplink.publisher import Publisher
+
+logger = logging.getLogger(__name__)
+
+FRAME_FRESH_S = 5.0  # a camera without a frame for this long is not delivering
+
+
+class Service(Protocol):
+    """Something started beside the workers and stopped at the end (the web server)."""
+
+    def start(self) -> Any: ...
+
+    def stop(self) -> Any: ...
+
+
+SourceFactory = Callable[[CameraSection, threading.Event], FrameSource]
+ServiceFactory = Callable[[StatusBoard, Config], Service]
+
+
+@dataclass
+class Devices:
+    """What to build the hardware-facing parts from; the demo swaps in simulated ones."""
+
+    source: SourceFactory = make_source
+    signals: Signals | None = None
+
+
+class Kiosk:
+    """The whole kiosk for one config. ``run()`` blocks until ``stop`` is set (returns 0) or
+    a worker keeps stalling (returns non-zero for systemd). The constructor does no I/O.
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        stop: threading.Event,
+        *,
+        board: StatusBoard | None = None,
+        notifier: Notifier | None = None,
+        devices: Devices | None = None,
+        services: tuple[ServiceFactory, ...] = (),
+    ) -> None:
+        self.config = config
+        self.stop = stop
+        self.board = board or StatusBoard()
+        self._notifier = notifier or NoNotifier()
+        self._devices = devices or Devices()
+        self._service_factories = services
+        self.supervisor: Supervisor | None = None
+        self._started_at = utc_iso(datetime.now(UTC))
+
+    def run(self) -> int:
+        cfg = self.config
+        verifier = Verifier(cfg.verify, kiosk_id=cfg.kiosk.id)
+        report = verifier.load()  # ConfigError for unreadable secrets: the service won't start
+        for problem in report.problems:
+            logger.warning("trust list: %s", problem)
+        codes: queue.Queue[ScannedCode] = queue.Queue(maxsize=cfg.scanner.queue_size)
+        readings: queue.Queue[Reading] = queue.Queue(maxsize=256)
+        status_ledger = Ledger(cfg.ledger_path)
+        supervisor = Supervisor(
+            cfg.service, self.stop, self.board, self._notifier,
+            snapshot=lambda workers: self._snapshot(workers, status_ledger),
+        )  # fmt: skip
+        self.supervisor = supervisor
+
+        def notify_uplink() -> None:
+            uplink = supervisor.worker("uplink")
+            if isinstance(uplink, Publisher):
+                uplink.notify()
+
+        if cfg.uplink.enabled:
+            supervisor.add("uplink", self._start_uplink)
+        supervisor.add(
+            "camera",
+            lambda ev: ScanWorker(
+                self._devices.source(cfg.camera, ev), make_decoder(cfg.scanner.decoder),
+                codes, ev, source_name=cfg.camera.source,
+                dedupe_window_s=cfg.scanner.dedupe_window_s,
+                max_decode_hz=cfg.scanner.max_decode_hz,
+            ).start(),
+            ready=lambda h, _now: h.state == "running"
+            and h.last_frame_age_s is not None and h.last_frame_age_s <= FRAME_FRESH_S,
+        )  # fmt: skip
+        supervisor.add(
+            "thermometer",
+            lambda ev: ThermometerReader(cfg.thermometer, readings, ev).start(),
+            ready=lambda h, _now: h.state == SensorState.CONNECTED,
+        )
+        supervisor.add(
+            "checkpoint",
+            lambda ev: Coordinator(
+                cfg, self.board, verifier, codes, readings, ev,
+                notify_uplink=notify_uplink, signals=self._devices.signals,
+            ).start(),
+        )  # fmt: skip
+        services = [factory(self.board, cfg) for factory in self._service_factories]
+        supervisor.start()
+        for service in services:
+            service.start()
+        logger.info("kiosk %s at %s running (version %s)", cfg.kiosk.id, cfg.kiosk.site,
+                    __version__)  # fmt: skip
+        try:
+            code = supervisor.run()
+        finally:
+            self.stop.set()
+            for service in services:
+                service.stop()
+            supervisor.stop_all(order=("checkpoint", "uplink"))
+            status_ledger.close()
+        logger.info("kiosk stopped (exit %d)", code)
+        return code
+
+    def _start_uplink(self, stop: threading.Event) -> Worker:
+        publisher = Publisher(self.config, stop)
+        publisher.start()
+        return publisher
+
+    def _snapshot(self, workers: tuple[WorkerHealth, ...], ledger: Ledger) -> KioskHealth:
+        """Health for the board: workers, outbox, disk (runs on the supervisor's thread)."""
+        cfg = self.config
+        try:
+            outbox: dict[str, Any] = ledger.open().outbox_status().to_dict()
+        except StorageError as exc:
+            outbox = {"error": str(exc)}
+        try:
+            free: int | None = shutil.disk_usage(cfg.kiosk.state_dir).free
+        except OSError:
+            free = None
+        return KioskHealth(
+            kiosk=cfg.kiosk.id, site=cfg.kiosk.site, version=__version__,
+            started_at=self._started_at, workers=workers, outbox=outbox,
+            disk_free_bytes=free, updated_t=time.monotonic(),
+        )  # fmt: skip
