@@ -12,7 +12,15 @@ import pytest
 
 from kiosk.checkpoint import Checkpoint
 from kiosk.config import CheckpointSection, PolicySection
-from kiosk.model import CodeStatus, Entry, Outcome, ScannedCode, Temperature, TempState, Verification
+from kiosk.model import (
+    CodeStatus,
+    Entry,
+    Outcome,
+    ScannedCode,
+    Temperature,
+    TempState,
+    Verification,
+)
 from kiosk.status import Phase, StatusBoard
 from kiosk.storage import StorageFull
 
@@ -35,7 +43,7 @@ class Immediate(Executor):
         future: Future[Any] = Future()
         try:
             future.set_result(fn(*args, **kwargs))
-        except Exception as exc:  # noqa: BLE001 - hand it to the checkpoint like a real executor
+        except Exception as exc:  # handed to the checkpoint like a real executor does
             future.set_exception(exc)
         return future
 
@@ -84,8 +92,14 @@ class Signals:
 
 
 def verified(status: CodeStatus = CodeStatus.GREEN, **kw: Any) -> Verification:
-    return Verification(kind="county-pass", status=status, valid=True, masked_name="张*中",
-                        subject_hash="ab" * 16, **kw)
+    return Verification(
+        kind="county-pass",
+        status=status,
+        valid=True,
+        masked_name="张*中",
+        subject_hash="ab" * 16,
+        **kw,
+    )
 
 
 def failed(reason: str, status: CodeStatus = CodeStatus.FAILED) -> Verification:
@@ -101,17 +115,29 @@ NOT_READY = Temperature(TempState.NOT_READY)
 class Door:
     """A checkpoint wired to fakes, with a hand-driven clock."""
 
-    def __init__(self, answer: Verification | None, *, executor: Executor | None = None,
-                 fail_commit: bool = False) -> None:
+    def __init__(
+        self,
+        answer: Verification | None,
+        *,
+        executor: Executor | None = None,
+        fail_commit: bool = False,
+    ) -> None:
         self.clock = Clock()
         self.board = StatusBoard()
         self.recorder = Recorder(self.board, fail=fail_commit)
         self.verifier = Verifier(answer)
         self.signals = Signals()
         self.cp = Checkpoint(
-            kiosk_id="k-001", site="fanzhuang", settings=SETTINGS, rules=PolicySection(),
-            verifier=self.verifier, verify_timeout_s=VERIFY_TIMEOUT, recorder=self.recorder,
-            display=self.board, executor=executor or Immediate(), signals=self.signals,
+            kiosk_id="k-001",
+            site="fanzhuang",
+            settings=SETTINGS,
+            rules=PolicySection(),
+            verifier=self.verifier,
+            verify_timeout_s=VERIFY_TIMEOUT,
+            recorder=self.recorder,
+            display=self.board,
+            executor=executor or Immediate(),
+            signals=self.signals,
             clock=self.clock,
         )
 
@@ -255,11 +281,16 @@ NEVER_PASS: list[tuple[str, Verification | None, list[Temperature], dict[str, An
 ]
 
 
-@pytest.mark.parametrize(("name", "answer", "temps", "door_kw", "reason"), NEVER_PASS,
-                         ids=[row[0] for row in NEVER_PASS])
-def test_nothing_unchecked_ever_passes(name: str, answer: Verification | None,
-                                       temps: list[Temperature], door_kw: dict[str, Any],
-                                       reason: str) -> None:
+@pytest.mark.parametrize(
+    ("name", "answer", "temps", "door_kw", "reason"), NEVER_PASS, ids=[row[0] for row in NEVER_PASS]
+)
+def test_nothing_unchecked_ever_passes(
+    name: str,
+    answer: Verification | None,
+    temps: list[Temperature],
+    door_kw: dict[str, Any],
+    reason: str,
+) -> None:
     door = Door(answer, **door_kw)
     door.code()
     for t in temps:
@@ -277,12 +308,20 @@ def test_nothing_unchecked_ever_passes(name: str, answer: Verification | None,
 
 def test_exhaustively_pass_needs_a_verified_accepted_code_a_temperature_and_a_commit() -> None:
     statuses = list(CodeStatus)
-    temps: list[Temperature | None] = [None, OK, FEVER, MEASURING, NOT_READY,
-                                       Temperature(TempState.NO_SUBJECT)]
-    for status, valid, temp, fail in itertools.product(statuses, (True, False), temps,
-                                                       (False, True)):
-        answer = Verification("county-pass", status, valid,
-                              reasons=() if valid else ("code.bad_signature",))
+    temps: list[Temperature | None] = [
+        None,
+        OK,
+        FEVER,
+        MEASURING,
+        NOT_READY,
+        Temperature(TempState.NO_SUBJECT),
+    ]
+    for status, valid, temp, fail in itertools.product(
+        statuses, (True, False), temps, (False, True)
+    ):
+        answer = Verification(
+            "county-pass", status, valid, reasons=() if valid else ("code.bad_signature",)
+        )
         door = Door(answer, fail_commit=fail)
         door.code()
         if temp is not None:

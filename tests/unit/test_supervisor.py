@@ -53,8 +53,9 @@ class Notes:
         self.calls.append("STOPPING")
 
 
-SETTINGS = ServiceSection(stale_after_s=2, restart_budget=1, restart_window_s=600,
-                          health_interval_s=0.1)
+SETTINGS = ServiceSection(
+    stale_after_s=2, restart_budget=1, restart_window_s=600, health_interval_s=0.1
+)
 
 
 def snapshot(workers: tuple[WorkerHealth, ...]) -> KioskHealth:
@@ -94,8 +95,11 @@ def test_fresh_workers_feed_the_watchdog_and_stop_cleanly() -> None:
     sup = Supervisor(SETTINGS, stop, board, notes, snapshot=snapshot)
     workers: list[FakeWorker] = []
     sup.add("camera", lambda ev: workers.append(FakeWorker(ev, hang=False)) or workers[-1])
-    sup.add("thermometer", lambda ev: FakeWorker(ev, hang=False, ready=False),
-            ready=lambda h, _now: bool(h.ready))
+    sup.add(
+        "thermometer",
+        lambda ev: FakeWorker(ev, hang=False, ready=False),
+        ready=lambda h, _now: bool(h.ready),
+    )
     sup.start()
     threading.Timer(0.5, stop.set).start()
     assert sup.run() == 0
