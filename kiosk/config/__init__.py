@@ -17,6 +17,7 @@ from kiosk.config.codes import OnlineVerifySection, PolicySection, VerifySection
 from kiosk.config.core import KioskSection
 from kiosk.config.devices import CameraSection, ScannerSection, ThermometerSection
 from kiosk.config.uplink import TlsSection, UplinkSection
+from kiosk.config.web import WebSection
 from kiosk.confload import (
     ConfigError,
     ConfigProblem,
@@ -41,6 +42,7 @@ __all__ = [
     "TlsSection",
     "UplinkSection",
     "VerifySection",
+    "WebSection",
     "load",
     "parse",
     "read_secret",
@@ -59,6 +61,9 @@ class Config:
     scanner: ScannerSection = setting(factory=ScannerSection, doc="QR decoding of camera frames")
     thermometer: ThermometerSection = setting(
         factory=ThermometerSection, doc="serial IR thermometer and reading filter"
+    )
+    web: WebSection = setting(
+        factory=WebSection, doc="kiosk screen, staff page and health endpoints"
     )
     source: str = field(default="defaults", compare=False, metadata={"internal": True})
 
