@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import http.client
+import json
 import random
 import re
 import time
@@ -140,3 +142,29 @@ def csrf_from(html: str) -> str:
     found = re.search(r'name="csrf_token" value="([^"]+)"', html)
     assert found, "no CSRF token in the page"
     return found.group(1)
+
+
+class SseClient:
+    """A plain HTTP client reading ``/events`` the way EventSource does (``data:`` lines)."""
+
+    def __init__(self, port: int, path: str = "/events", timeout: float = 5.0) -> None:
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+        self.conn.request("GET", path, headers={"Accept": "text/event-stream"})
+        self.response = self.conn.getresponse()
+
+    def next_event(self) -> dict[str, Any] | None:
+        """The next event's JSON, skipping comments; None when the stream has ended."""
+        data: list[str] = []
+        while True:
+            line = self.response.readline().decode()
+            if not line:
+                return None
+            line = line.rstrip("\n")
+            if line.startswith("data:"):
+                data.append(line[5:].strip())
+            elif not line and data:
+                doc: dict[str, Any] = json.loads("\n".join(data))
+                return doc
+
+    def close(self) -> None:
+        self.conn.close()

@@ -109,6 +109,7 @@ def create_app(view: StatusView, ledger_path: Path, config: Config) -> Flask:
         limiter=LoginLimiter(web.login_attempts, web.login_window_s),
     )
     app.extensions[EXTENSION] = state
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]  # readable Chinese in JSON
     app.jinja_env.globals.update(bi=_bi, tr=_tr, csrf_token=auth.csrf_token, version=__version__)
 
     app.before_request(auth.check_csrf)

@@ -29,6 +29,12 @@ class LoginLimiter:
             times.popleft()
         return times
 
+    @property
+    def remembered(self) -> int:
+        """How many addresses (plus the all-clients key) the limiter currently keeps."""
+        with self._lock:
+            return len(self._failures)
+
     def retry_after(self, client: str, now: float) -> float | None:
         """Seconds until ``client`` may try again, or None if it may try now."""
         with self._lock:

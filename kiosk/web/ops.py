@@ -16,6 +16,7 @@ from kiosk.storage import OutboxStatus, StorageError
 from kiosk.web import metrics
 from kiosk.web.charts import day_bounds
 from kiosk.web.devices import device_facts
+from kiosk.web.present import public_screen
 from kiosk.web.state import WebState
 
 logger = logging.getLogger(__name__)
@@ -56,7 +57,7 @@ def register(app: Flask, state: WebState) -> None:
                 "healthy": ok,
                 "problems": problems,
                 "health": health.to_dict(),
-                "screen": state.view.screen().to_dict(),
+                "screen": public_screen(state.view.screen()),
             }
         )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, replace
+from typing import Any
 
 from kiosk.model import Outcome
 from kiosk.reasons import describe
@@ -99,6 +100,11 @@ def safe_name(name: str | None) -> str | None:
         logger.warning("an unmasked name reached the web layer; not shown")
         return None
     return name[:32]
+
+
+def public_screen(screen: Screen) -> dict[str, Any]:
+    """``screen.to_dict()`` for clients (SSE, ``/api/status``), the name guarded as on the page."""
+    return {**screen.to_dict(), "masked_name": safe_name(screen.masked_name)}
 
 
 def temperature_text(value: float | None) -> str | None:

@@ -9,7 +9,7 @@ from flask import Flask, render_template
 from werkzeug.wrappers import Response
 
 from kiosk.status import Screen
-from kiosk.web.present import CONNECTION_LOST, REMINDERS, WAIT, screen_view
+from kiosk.web.present import CONNECTION_LOST, REMINDERS, WAIT, public_screen, screen_view
 from kiosk.web.sse import ScreenStream
 from kiosk.web.state import WebState
 
@@ -22,7 +22,8 @@ def register(app: Flask, state: WebState) -> None:
 
     def fragment(screen: Screen, lang: str) -> str:
         template = app.jinja_env.get_template(FRAGMENT)
-        return template.render(view=screen_view(screen, time.monotonic()), lang=lang, wait=WAIT)
+        view = screen_view(screen, time.monotonic())
+        return template.render(view=view, lang=lang, wait=WAIT, reminders=REMINDERS)
 
     @app.get("/")
     def kiosk_screen() -> str:
@@ -33,7 +34,6 @@ def register(app: Flask, state: WebState) -> None:
             screen_html=fragment(state.view.screen(), lang),
             venue_svg=state.venue_svg,
             venue_name=web.venue_name,
-            reminders=REMINDERS,
             connection_lost=CONNECTION_LOST,
         )
 
@@ -47,7 +47,7 @@ def register(app: Flask, state: WebState) -> None:
         lang = state.language()
 
         def payload(screen: Screen) -> dict[str, Any]:
-            return {"screen": screen.to_dict(), "html": fragment(screen, lang)}
+            return {"screen": public_screen(screen), "html": fragment(screen, lang)}
 
         stream = ScreenStream(
             state.view,
