@@ -167,4 +167,5 @@ class SseClient:
                 return doc
 
     def close(self) -> None:
+        self.response.close()  # the response holds the socket open until it is closed too
         self.conn.close()

@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Flask
 from waitress.server import BaseWSGIServer, create_server
+from waitress.task import ThreadedTaskDispatcher
 
 from kiosk.web.state import EXTENSION, WebState
 
@@ -41,16 +42,24 @@ class WebServer:
         return f"http://{host}:{self.port}"
 
     def start(self) -> WebServer:
-        server = create_server(
-            self.app,
-            map=self._map,
-            host=self.host,
-            port=self.port,
-            threads=self.threads,
-            ident="kiosk",
-            clear_untrusted_proxy_headers=True,
-            channel_timeout=60,
-        )
+        dispatcher = ThreadedTaskDispatcher()  # ours, so that a failed bind can stop its threads
+        dispatcher.set_thread_count(self.threads)
+        try:
+            server = create_server(
+                self.app,
+                map=self._map,
+                _dispatcher=dispatcher,
+                host=self.host,
+                port=self.port,
+                threads=self.threads,
+                ident="kiosk",
+                clear_untrusted_proxy_headers=True,
+                channel_timeout=60,
+            )
+        except OSError:
+            self._close_all()  # waitress leaves its wake-up pipe and socket open on failure
+            dispatcher.shutdown(cancel_pending=True, timeout=1)
+            raise
         assert isinstance(server, BaseWSGIServer)  # noqa: S101 - one host, one listener
         self._server = server
         self.port = int(server.getsockname()[1])
@@ -64,9 +73,13 @@ class WebServer:
         assert server is not None  # noqa: S101 - set by start()
         while not self._stopping.is_set():
             server.asyncore.loop(timeout=POLL_S, map=self._map, use_poll=True, count=1)
+        self._close_all()
+        server.task_dispatcher.shutdown(cancel_pending=True, timeout=5)
+
+    def _close_all(self) -> None:
         for channel in list(self._map.values()):
             channel.close()
-        server.task_dispatcher.shutdown(cancel_pending=True, timeout=5)
+        self._map.clear()
 
     def stop(self, timeout: float = 10.0) -> None:
         state = self.app.extensions.get(EXTENSION)
