@@ -23,12 +23,15 @@ from kiosk.status import Phase, StatusBoard  # noqa: E402
 from kiosk.web import WebServer, create_app  # noqa: E402
 from kiosk.web.xlsx import write_xlsx  # noqa: E402
 from scripts.benchlib import write_section  # noqa: E402
-from tests.web_support import PASSWORD, SseClient, csrf_from, health, seed, web_config  # noqa: E402
-
-FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]  # fmt: skip
+from tests.web_support import (  # noqa: E402
+    CHROMIUM,
+    CHROMIUM_FLAGS,
+    SseClient,
+    board_with_health,
+    http_login,
+    seed,
+    web_config,
+)
 
 
 def pct(values: list[float], q: float) -> float:
@@ -91,7 +94,7 @@ def browser_latency(board: StatusBoard, url: str, n: int) -> list[float] | None:
         return None
     samples: list[float] = []
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=FLAGS)
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         page = browser.new_page(viewport={"width": 1280, "height": 800})
         page.goto(url + "/")
         page.evaluate(
@@ -125,21 +128,6 @@ def timed_get(port: int, path: str, cookie: str, n: int) -> tuple[list[float], i
     return samples, size
 
 
-def login(port: int) -> str:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    conn.request("GET", "/staff/login")
-    page = conn.getresponse()
-    cookie = (page.getheader("Set-Cookie") or "").split(";", 1)[0]
-    token = csrf_from(page.read().decode())
-    body = f"password={PASSWORD.replace(' ', '+')}&csrf_token={token}"
-    headers = {"Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"}
-    conn.request("POST", "/staff/login", body=body, headers=headers)
-    answer = conn.getresponse()
-    answer.read()
-    conn.close()
-    return (answer.getheader("Set-Cookie") or "").split(";", 1)[0]
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--events", type=int, default=300, help="screens pushed per measurement")
@@ -151,14 +139,13 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="bench-web-") as tmp:
         config = web_config(Path(tmp) / "state")
         seed(config.ledger_path, args.entries)
-        board = StatusBoard()
-        board.set_health(health())
+        board = board_with_health()
         app = create_app(board, config.ledger_path, config)
         with WebServer(app, "127.0.0.1", 0, threads=config.web.threads) as server:
             wake = wake_baseline(board, args.events)
             sse = sse_latency(board, server.port, args.events)
             dom = browser_latency(board, server.url, args.browser_events)
-            cookie = login(server.port)
+            cookie = http_login(server.port)
             healthz, _ = timed_get(server.port, "/healthz", cookie, 50)
             staff, staff_size = timed_get(server.port, "/staff", cookie, 20)
             csv_http, csv_size = timed_get(server.port, "/staff/export?format=csv", cookie, 10)

@@ -37,6 +37,20 @@ def web_config(state_dir: Path, **web: Any) -> Config:
     )
 
 
+#: Debian's chromium and the flags the e2e tests and the benchmark launch it with.
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
 def health(
     *,
     camera_fresh: bool = True,
@@ -68,6 +82,13 @@ def health(
         disk_free_bytes=12 * 1024**3,
         updated_t=now if updated_t is None else updated_t,
     )
+
+
+def board_with_health() -> StatusBoard:
+    """A fresh board whose health snapshot says every worker is fresh."""
+    board = StatusBoard()
+    board.set_health(health())
+    return board
 
 
 def seed(ledger_path: Path, count: int, seed_value: int = 11) -> list[Entry]:
@@ -169,3 +190,23 @@ class SseClient:
     def close(self) -> None:
         self.response.close()  # the response holds the socket open until it is closed too
         self.conn.close()
+
+
+def http_login(port: int) -> str:
+    """Log in over plain HTTP (as a browser would) and return the session cookie pair."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", "/staff/login")
+        page = conn.getresponse()
+        cookie = (page.getheader("Set-Cookie") or "").split(";", 1)[0]
+        token = csrf_from(page.read().decode())
+        body = f"password={PASSWORD.replace(' ', '+')}&csrf_token={token}"
+        headers = {"Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"}
+        conn.request("POST", "/staff/login", body=body, headers=headers)
+        answer = conn.getresponse()
+        answer.read()
+    finally:
+        conn.close()
+    if answer.status != 303:
+        raise RuntimeError(f"login failed: HTTP {answer.status}")
+    return (answer.getheader("Set-Cookie") or "").split(";", 1)[0]

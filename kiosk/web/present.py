@@ -48,6 +48,9 @@ class ScreenView:
     dwell_ms: int
 
 
+#: How long a result stays up when the screen does not say (``Screen.dwell_s`` is None).
+DEFAULT_DWELL_S = 5.0
+
 PROMPT = Bi("请出示健康码", "Please show your health code")
 PROMPT_TEMP = Bi("请测量体温", "Please take your temperature")
 REMINDERS = (Bi("扫码", "Scan"), Bi("测温", "Temperature"), Bi("戴口罩", "Mask"))
@@ -135,8 +138,10 @@ def screen_view(screen: Screen, now: float) -> ScreenView:
 
     A decision whose dwell time has run out shows "please wait" rather than the old result:
     a stale PASS must never greet the next visitor, even if the coordinator stopped updating.
-    A decided screen without an outcome (a coordinator bug) also shows "please wait".
+    A decided screen without an outcome (a coordinator bug) also shows "please wait", and one
+    without a dwell time gets ``DEFAULT_DWELL_S``.
     """
+    dwell_s = DEFAULT_DWELL_S if screen.dwell_s is None else screen.dwell_s
     base = ScreenView(
         version=screen.version,
         phase="idle",
@@ -149,11 +154,11 @@ def screen_view(screen: Screen, now: float) -> ScreenView:
         fever=False,
         steps=(),
         notices=tuple(notice_text(n) for n in screen.notices),
-        dwell_ms=round((screen.dwell_s or 0.0) * 1000),
+        dwell_ms=round(dwell_s * 1000),
     )
     if screen.phase is Phase.DECIDED:
         elapsed = None if screen.decided_t is None else now - screen.decided_t
-        stale = screen.dwell_s is not None and elapsed is not None and elapsed > screen.dwell_s
+        stale = elapsed is not None and elapsed > dwell_s
         if screen.outcome is None or stale:
             return replace(base, phase="expired", headline=WAIT, subline=None)
         headline, subline = HEADLINES[screen.outcome]

@@ -17,7 +17,15 @@ from kiosk.ledger import Ledger
 from kiosk.model import Outcome
 from kiosk.status import Phase, StatusBoard
 from kiosk.web import WebServer, create_app
-from tests.web_support import DECISIONS, PASSWORD, commit, health, idle, show_decision, web_config
+from tests.web_support import (
+    DECISIONS,
+    PASSWORD,
+    board_with_health,
+    commit,
+    idle,
+    show_decision,
+    web_config,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 
@@ -37,9 +45,7 @@ def config(tmp_path: Path) -> Config:
 
 @pytest.fixture
 def board() -> StatusBoard:
-    board = StatusBoard()
-    board.set_health(health())
-    return board
+    return board_with_health()
 
 
 @pytest.fixture

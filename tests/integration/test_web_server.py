@@ -16,7 +16,14 @@ from kiosk.model import Outcome
 from kiosk.status import Phase, StatusBoard
 from kiosk.web import WebServer, create_app
 from kiosk.web.state import state_of
-from tests.web_support import SseClient, health, show_decision, web_config
+from tests.web_support import (
+    SseClient,
+    board_with_health,
+    commit,
+    http_login,
+    show_decision,
+    web_config,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
@@ -28,9 +35,7 @@ def config(tmp_path: Path) -> Config:
 
 @pytest.fixture
 def board() -> StatusBoard:
-    board = StatusBoard()
-    board.set_health(health())
-    return board
+    return board_with_health()
 
 
 @pytest.fixture
@@ -175,21 +180,9 @@ def test_start_on_a_taken_port_raises(
 
 
 def test_login_and_export_through_waitress(server: WebServer, config: Config) -> None:
-    from tests.web_support import PASSWORD, commit, csrf_from
-
     commit(config.ledger_path, Outcome.PASS, masked_name="张*中")
+    session = http_login(server.port)
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
-    conn.request("GET", "/staff/login")
-    page = conn.getresponse()
-    cookie = page.getheader("Set-Cookie", "").split(";", 1)[0]
-    token = csrf_from(page.read().decode())
-    body = f"password={PASSWORD.replace(' ', '+')}&csrf_token={token}"
-    headers = {"Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"}
-    conn.request("POST", "/staff/login", body=body, headers=headers)
-    answer = conn.getresponse()
-    answer.read()
-    assert answer.status == 303
-    session = answer.getheader("Set-Cookie", "").split(";", 1)[0]
     conn.request("GET", "/staff/export?format=csv", headers={"Cookie": session})
     export = conn.getresponse()
     text = export.read().decode("utf-8-sig")

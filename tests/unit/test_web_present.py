@@ -64,6 +64,8 @@ CASES = [
     ),
     (replace(DECIDED, decided_t=NOW - 3.5), "expired", None, WAIT.zh, WAIT.en),
     (replace(DECIDED, outcome=None), "expired", None, WAIT.zh, WAIT.en),
+    (replace(DECIDED, dwell_s=None, decided_t=NOW - 4.0), "decided", "pass", "通行", "PASS"),
+    (replace(DECIDED, dwell_s=None, decided_t=NOW - 6.0), "expired", None, WAIT.zh, WAIT.en),
 ]
 
 

@@ -26,6 +26,7 @@ from kiosk.status import StatusBoard
 from kiosk.web import create_app
 from tests.web_support import (
     PASSWORD,
+    board_with_health,
     commit,
     csrf_from,
     health,
@@ -44,9 +45,7 @@ def config(tmp_path: Path) -> Config:
 
 @pytest.fixture
 def board() -> StatusBoard:
-    board = StatusBoard()
-    board.set_health(health())
-    return board
+    return board_with_health()
 
 
 @pytest.fixture
