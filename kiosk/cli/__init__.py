@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "scan_cmd",
     "thermometer_cmd",
     "run_cmd",
+    "web_cmd",
 )
 
 

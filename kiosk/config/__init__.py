@@ -19,6 +19,7 @@ from kiosk.config.core import KioskSection
 from kiosk.config.devices import CameraSection, ScannerSection, ThermometerSection
 from kiosk.config.service import ServiceSection
 from kiosk.config.uplink import TlsSection, UplinkSection
+from kiosk.config.web import WebSection
 from kiosk.confload import (
     ConfigError,
     ConfigProblem,
@@ -45,6 +46,7 @@ __all__ = [
     "TlsSection",
     "UplinkSection",
     "VerifySection",
+    "WebSection",
     "load",
     "parse",
     "read_secret",
@@ -68,6 +70,9 @@ class Config:
         factory=CheckpointSection, doc="the visitor flow at the door"
     )
     service: ServiceSection = setting(factory=ServiceSection, doc="self-supervision")
+    web: WebSection = setting(
+        factory=WebSection, doc="kiosk screen, staff page and health endpoints"
+    )
     source: str = field(default="defaults", compare=False, metadata={"internal": True})
 
     @property

@@ -1,0 +1,186 @@
+"""What the kiosk screen says for one ``Screen``: texts in both languages, colour, steps."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+from typing import Any
+
+from kiosk.model import Outcome
+from kiosk.reasons import describe
+from kiosk.status import Phase, Screen
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Bi:
+    """One text in Simplified Chinese and English; templates order them by the language."""
+
+    zh: str
+    en: str
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of the visitor flow as the progress screen shows it."""
+
+    label: Bi
+    status: Bi
+    state: str  # "todo" | "active" | "done" | "problem"
+
+
+@dataclass(frozen=True)
+class ScreenView:
+    """Everything the screen template needs; nothing personal beyond a masked name."""
+
+    version: int
+    phase: str  # idle | progress | decided | expired
+    outcome: str | None  # pass | deny | refer (the colour)
+    headline: Bi
+    subline: Bi | None
+    reasons: tuple[Bi, ...]
+    masked_name: str | None
+    temperature: str | None
+    fever: bool
+    steps: tuple[Step, ...]
+    notices: tuple[Bi, ...]
+    dwell_ms: int
+
+
+#: How long a result stays up when the screen does not say (``Screen.dwell_s`` is None).
+DEFAULT_DWELL_S = 5.0
+
+PROMPT = Bi("请出示健康码", "Please show your health code")
+PROMPT_TEMP = Bi("请测量体温", "Please take your temperature")
+REMINDERS = (Bi("扫码", "Scan"), Bi("测温", "Temperature"), Bi("戴口罩", "Mask"))
+WAIT = Bi("请稍候", "Please wait")
+CONNECTION_LOST = Bi("与本机服务的连接中断，请联系工作人员", "Connection lost: please see staff")
+
+HEADLINES = {
+    Outcome.PASS: (Bi("通行", "PASS"), Bi("请进", "Please enter")),
+    Outcome.DENY: (Bi("禁止", "DENY"), Bi("禁止通行", "Entry refused")),
+    Outcome.REFER: (
+        Bi("请联系工作人员", "SEE STAFF"),
+        Bi("请稍候，工作人员将协助您", "Staff will help you"),
+    ),
+}
+
+#: Banner texts for the device notices the coordinator puts on the screen.
+NOTICES = {
+    "device.camera": Bi("摄像头故障，请联系工作人员", "Camera fault: please see staff"),
+    "device.thermometer": Bi("测温仪故障，请联系工作人员", "Thermometer fault: please see staff"),
+    "uplink.offline": Bi(
+        "与县平台连接中断，记录已保存在本机", "County link offline: entries are kept on this kiosk"
+    ),
+    "storage.error": Bi("本机记录故障，请联系工作人员", "Storage fault: please see staff"),
+}
+
+_TEMP_STATUS = {
+    "measuring": (Bi("测温中，请保持", "Measuring, hold still"), "active"),
+    "no_subject": (
+        Bi("请将手腕或额头靠近测温区", "Hold your wrist or forehead to the sensor"),
+        "active",
+    ),
+    "not_ready": (Bi("测温仪未就绪", "Thermometer not ready"), "problem"),
+}
+
+
+def reason_text(code: str) -> Bi:
+    text = describe(code)
+    return Bi(text.zh, text.en)
+
+
+def notice_text(code: str) -> Bi:
+    return NOTICES.get(code) or reason_text(code)
+
+
+def safe_name(name: str | None) -> str | None:
+    """The name only if it is masked (has a ``*``): a full name never reaches a page."""
+    if not name:
+        return None
+    if "*" not in name:
+        logger.warning("an unmasked name reached the web layer; not shown")
+        return None
+    return name[:32]
+
+
+def public_screen(screen: Screen) -> dict[str, Any]:
+    """``screen.to_dict()`` for clients (SSE, ``/api/status``), the name guarded as on the page."""
+    return {**screen.to_dict(), "masked_name": safe_name(screen.masked_name)}
+
+
+def temperature_text(value: float | None) -> str | None:
+    return None if value is None else f"{value:.1f} °C"
+
+
+def _steps(screen: Screen) -> tuple[Step, ...]:
+    if screen.phase is Phase.VERIFYING:
+        code = Step(Bi("健康码", "Health code"), Bi("验证中…", "Verifying…"), "active")
+    elif screen.code_seen:
+        code = Step(Bi("健康码", "Health code"), Bi("已读取", "Code read"), "done")
+    else:
+        code = Step(Bi("健康码", "Health code"), PROMPT, "todo")
+    state = screen.temperature_state
+    if state in ("ok", "fever") and screen.temperature_c is not None:
+        value = temperature_text(screen.temperature_c) or ""
+        temp = Step(Bi("体温", "Temperature"), Bi(value, value), "done")
+    elif state in _TEMP_STATUS:
+        text, step_state = _TEMP_STATUS[state]
+        temp = Step(Bi("体温", "Temperature"), text, step_state)
+    else:
+        temp = Step(Bi("体温", "Temperature"), PROMPT_TEMP, "todo")
+    return (code, temp)
+
+
+def screen_view(screen: Screen, now: float) -> ScreenView:
+    """The view of ``screen`` at ``now`` (``time.monotonic()``).
+
+    A decision whose dwell time has run out shows "please wait" rather than the old result:
+    a stale PASS must never greet the next visitor, even if the coordinator stopped updating.
+    A decided screen without an outcome (a coordinator bug) also shows "please wait", and one
+    without a dwell time gets ``DEFAULT_DWELL_S``.
+    """
+    dwell_s = DEFAULT_DWELL_S if screen.dwell_s is None else screen.dwell_s
+    base = ScreenView(
+        version=screen.version,
+        phase="idle",
+        outcome=None,
+        headline=PROMPT,
+        subline=PROMPT_TEMP,
+        reasons=(),
+        masked_name=None,
+        temperature=None,
+        fever=False,
+        steps=(),
+        notices=tuple(notice_text(n) for n in screen.notices),
+        dwell_ms=round(dwell_s * 1000),
+    )
+    if screen.phase is Phase.DECIDED:
+        elapsed = None if screen.decided_t is None else now - screen.decided_t
+        stale = elapsed is not None and elapsed > dwell_s
+        if screen.outcome is None or stale:
+            return replace(base, phase="expired", headline=WAIT, subline=None)
+        headline, subline = HEADLINES[screen.outcome]
+        return replace(
+            base,
+            phase="decided",
+            outcome=screen.outcome.value,
+            headline=headline,
+            subline=subline,
+            reasons=tuple(reason_text(r) for r in screen.reasons),
+            masked_name=safe_name(screen.masked_name),
+            temperature=temperature_text(screen.temperature_c),
+            fever=screen.temperature_state == "fever",
+        )
+    if screen.phase is Phase.VERIFYING:
+        headline = Bi("正在验证健康码", "Verifying your code")
+        return replace(
+            base, phase="progress", headline=headline, subline=None, steps=_steps(screen)
+        )
+    if screen.phase is Phase.MEASURING:
+        headline = PROMPT_TEMP if screen.code_seen else PROMPT
+        return replace(
+            base, phase="progress", headline=headline, subline=None, steps=_steps(screen)
+        )
+    return base

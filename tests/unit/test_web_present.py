@@ -1,0 +1,159 @@
+"""What the kiosk screen says for each screen state: a table of real states."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from kiosk.model import Outcome
+from kiosk.status import Phase, Screen
+from kiosk.web.present import PROMPT, PROMPT_TEMP, WAIT, safe_name, screen_view
+
+NOW = 1000.0
+DECIDED = Screen(
+    version=7,
+    phase=Phase.DECIDED,
+    code_seen=True,
+    outcome=Outcome.PASS,
+    masked_name="张*中",
+    temperature_c=36.45,
+    temperature_state="ok",
+    decided_t=NOW - 1.0,
+    dwell_s=3.0,
+)
+
+# (screen, phase shown, outcome colour, headline zh, headline en)
+CASES = [
+    (Screen(), "idle", None, PROMPT.zh, PROMPT.en),
+    (
+        Screen(phase=Phase.VERIFYING, code_seen=True),
+        "progress",
+        None,
+        "正在验证健康码",
+        "Verifying your code",
+    ),
+    (
+        Screen(phase=Phase.MEASURING, code_seen=True, temperature_state="measuring"),
+        "progress",
+        None,
+        PROMPT_TEMP.zh,
+        PROMPT_TEMP.en,
+    ),
+    (
+        Screen(phase=Phase.MEASURING, temperature_state="ok", temperature_c=36.5),
+        "progress",
+        None,
+        PROMPT.zh,
+        PROMPT.en,
+    ),
+    (DECIDED, "decided", "pass", "通行", "PASS"),
+    (
+        replace(DECIDED, outcome=Outcome.DENY, reasons=("code.red",)),
+        "decided",
+        "deny",
+        "禁止",
+        "DENY",
+    ),
+    (
+        replace(DECIDED, outcome=Outcome.REFER, reasons=("temp.fever",)),
+        "decided",
+        "refer",
+        "请联系工作人员",
+        "SEE STAFF",
+    ),
+    (replace(DECIDED, decided_t=NOW - 3.5), "expired", None, WAIT.zh, WAIT.en),
+    (replace(DECIDED, outcome=None), "expired", None, WAIT.zh, WAIT.en),
+    (replace(DECIDED, dwell_s=None, decided_t=NOW - 4.0), "decided", "pass", "通行", "PASS"),
+    (replace(DECIDED, dwell_s=None, decided_t=NOW - 6.0), "expired", None, WAIT.zh, WAIT.en),
+]
+
+
+@pytest.mark.parametrize(("screen", "phase", "colour", "zh", "en"), CASES)
+def test_screen_view_table(
+    screen: Screen, phase: str, colour: str | None, zh: str, en: str
+) -> None:
+    view = screen_view(screen, NOW)
+    assert (view.phase, view.outcome, view.headline.zh, view.headline.en) == (
+        phase,
+        colour,
+        zh,
+        en,
+    )
+    assert view.version == screen.version
+
+
+def test_decision_carries_reasons_name_and_temperature() -> None:
+    view = screen_view(
+        replace(DECIDED, reasons=("code.expired", "temp.fever"), temperature_state="fever"), NOW
+    )
+    assert [r.zh for r in view.reasons] == ["码已过期，请更新", "体温异常，请联系工作人员"]
+    assert [r.en for r in view.reasons] == [
+        "The code has expired; please renew it",
+        "Elevated temperature",
+    ]
+    assert view.masked_name == "张*中"
+    assert view.temperature == "36.5 °C"
+    assert view.fever is True
+    assert view.dwell_ms == 3000
+
+
+def test_unknown_reason_still_gets_a_text_naming_it() -> None:
+    view = screen_view(
+        replace(DECIDED, outcome=Outcome.REFER, reasons=("checkpoint.stalled",)), NOW
+    )
+    assert view.reasons[0].zh == "请联系工作人员（checkpoint.stalled）"
+
+
+@pytest.mark.parametrize(
+    ("state", "value", "status_zh", "step_state"),
+    [
+        (None, None, "请测量体温", "todo"),
+        ("measuring", None, "测温中，请保持", "active"),
+        ("no_subject", None, "请将手腕或额头靠近测温区", "active"),
+        ("not_ready", None, "测温仪未就绪", "problem"),
+        ("ok", 36.44, "36.4 °C", "done"),
+        ("fever", 38.06, "38.1 °C", "done"),
+    ],
+)
+def test_progress_temperature_step(
+    state: str | None, value: float | None, status_zh: str, step_state: str
+) -> None:
+    screen = Screen(
+        phase=Phase.MEASURING, code_seen=True, temperature_state=state, temperature_c=value
+    )
+    code, temp = screen_view(screen, NOW).steps
+    assert (code.status.zh, code.state) == ("已读取", "done")
+    assert (temp.status.zh, temp.state) == (status_zh, step_state)
+
+
+def test_verifying_step_is_active() -> None:
+    code, temp = screen_view(Screen(phase=Phase.VERIFYING, code_seen=True), NOW).steps
+    assert code.state == "active" and code.status.en == "Verifying…"
+    assert temp.state == "todo"
+
+
+@pytest.mark.parametrize(
+    ("name", "shown"),
+    [
+        ("张*中", "张*中"),
+        ("G* M*", "G* M*"),
+        ("张三丰", None),
+        ("Gabriele Musterfrau", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_only_masked_names_are_shown(name: str | None, shown: str | None) -> None:
+    assert safe_name(name) == shown
+    view = screen_view(replace(DECIDED, masked_name=name), NOW)
+    assert view.masked_name == shown
+
+
+def test_notices_become_banners() -> None:
+    view = screen_view(Screen(notices=("device.camera", "uplink.offline", "x.unknown")), NOW)
+    assert [n.en for n in view.notices] == [
+        "Camera fault: please see staff",
+        "County link offline: entries are kept on this kiosk",
+        "Please see staff (x.unknown)",
+    ]

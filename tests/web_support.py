@@ -1,0 +1,212 @@
+"""Test helpers for kiosk/web: configs, a realistic health snapshot, seeded ledgers, screens."""
+
+from __future__ import annotations
+
+import http.client
+import json
+import random
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+from werkzeug.security import generate_password_hash
+
+from kiosk.config import Config, parse
+from kiosk.ledger import Ledger
+from kiosk.model import Entry, Outcome
+from kiosk.status import KioskHealth, Phase, StatusBoard, WorkerHealth
+from kiosk.synthetic import synthetic_entry
+
+PASSWORD = "correct horse battery staple"
+#: pbkdf2 is quicker to check than scrypt; the tests need many logins, not a strong hash.
+PASSWORD_HASH = generate_password_hash(PASSWORD, method="pbkdf2:sha256:1000")
+VENUE = "https://venue.county.example/c/330106-0001"
+
+
+def web_config(state_dir: Path, **web: Any) -> Config:
+    values: dict[str, Any] = {
+        "staff_password_hash": PASSWORD_HASH,
+        "venue_code": VENUE,
+        "venue_name": "凡庄社区服务中心",
+        **web,
+    }
+    return parse(
+        {"kiosk": {"id": "k-001", "site": "fanzhuang", "state_dir": str(state_dir)}, "web": values},
+        source="test",
+    )
+
+
+#: Debian's chromium and the flags the e2e tests and the benchmark launch it with.
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def health(
+    *,
+    camera_fresh: bool = True,
+    thermo_state: str = "connected",
+    connected: bool = True,
+    updated_t: float | None = None,
+) -> KioskHealth:
+    """A snapshot shaped like the supervisor's: scanner, thermometer and uplink workers."""
+    now = time.monotonic()
+    camera = {"state": "running", "fps_in": 15.0, "last_frame_age_s": 0.06 if camera_fresh else 9.0}
+    thermo = {
+        "state": thermo_state,
+        "protocol": "gy-mcu90614",
+        "last_reading": {"object_c": 33.2, "ambient_c": 24.0, "t": now},
+    }
+    return KioskHealth(
+        kiosk="k-001",
+        site="fanzhuang",
+        version="test",
+        started_at="2026-11-28T08:00:00.000Z",
+        workers=(
+            WorkerHealth("scanner", camera_fresh, 0.06 if camera_fresh else 9.0, 0, camera),
+            WorkerHealth("thermometer", thermo_state == "connected", 0.1, 1, thermo),
+            WorkerHealth(
+                "uplink", True, 0.1, 0, {"broker": "127.0.0.1:1883", "connected": connected}
+            ),
+        ),
+        outbox={"pending": 0, "oldest_age_s": None, "parked": 0},
+        disk_free_bytes=12 * 1024**3,
+        updated_t=now if updated_t is None else updated_t,
+    )
+
+
+def board_with_health() -> StatusBoard:
+    """A fresh board whose health snapshot says every worker is fresh."""
+    board = StatusBoard()
+    board.set_health(health())
+    return board
+
+
+def seed(ledger_path: Path, count: int, seed_value: int = 11) -> list[Entry]:
+    """Commit ``count`` synthetic entries (masked names, keyed hashes) and return them."""
+    rng = random.Random(seed_value)
+    with Ledger(ledger_path) as ledger:
+        return [ledger.commit(synthetic_entry("k-001", "fanzhuang", rng)) for _ in range(count)]
+
+
+def commit(ledger_path: Path, decision: Outcome, *reasons: str, **fields: Any) -> Entry:
+    with Ledger(ledger_path) as ledger:
+        return ledger.commit(Entry.new("k-001", "fanzhuang", decision, reasons, **fields))
+
+
+#: The visitor screens the e2e tests and screenshots walk through.
+DECISIONS: dict[str, dict[str, Any]] = {
+    "pass": {
+        "outcome": Outcome.PASS,
+        "reasons": (),
+        "masked_name": "张*中",
+        "temperature_c": 36.4,
+        "temperature_state": "ok",
+        "code_status": "green",
+    },
+    "deny": {
+        "outcome": Outcome.DENY,
+        "reasons": ("code.red",),
+        "masked_name": "李*",
+        "temperature_c": 36.7,
+        "temperature_state": "ok",
+        "code_status": "red",
+    },
+    "refer": {
+        "outcome": Outcome.REFER,
+        "reasons": ("temp.fever", "code.expired"),
+        "masked_name": "欧**明",
+        "temperature_c": 37.8,
+        "temperature_state": "fever",
+        "code_status": "expired",
+    },
+}
+
+
+def show_decision(board: StatusBoard, name: str, dwell_s: float = 30.0) -> None:
+    now = time.monotonic()
+    board.show(
+        phase=Phase.DECIDED,
+        code_seen=True,
+        frame_t=now - 0.2,
+        decided_t=now,
+        dwell_s=dwell_s,
+        **DECISIONS[name],
+    )
+
+
+def idle(board: StatusBoard) -> None:
+    board.show(
+        phase=Phase.IDLE,
+        code_seen=False,
+        temperature_state=None,
+        temperature_c=None,
+        outcome=None,
+        reasons=(),
+        masked_name=None,
+        code_status=None,
+        decided_t=None,
+        dwell_s=None,
+    )
+
+
+def csrf_from(html: str) -> str:
+    found = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert found, "no CSRF token in the page"
+    return found.group(1)
+
+
+class SseClient:
+    """A plain HTTP client reading ``/events`` the way EventSource does (``data:`` lines)."""
+
+    def __init__(self, port: int, path: str = "/events", timeout: float = 5.0) -> None:
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+        self.conn.request("GET", path, headers={"Accept": "text/event-stream"})
+        self.response = self.conn.getresponse()
+
+    def next_event(self) -> dict[str, Any] | None:
+        """The next event's JSON, skipping comments; None when the stream has ended."""
+        data: list[str] = []
+        while True:
+            line = self.response.readline().decode()
+            if not line:
+                return None
+            line = line.rstrip("\n")
+            if line.startswith("data:"):
+                data.append(line[5:].strip())
+            elif not line and data:
+                doc: dict[str, Any] = json.loads("\n".join(data))
+                return doc
+
+    def close(self) -> None:
+        self.response.close()  # the response holds the socket open until it is closed too
+        self.conn.close()
+
+
+def http_login(port: int) -> str:
+    """Log in over plain HTTP (as a browser would) and return the session cookie pair."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        conn.request("GET", "/staff/login")
+        page = conn.getresponse()
+        cookie = (page.getheader("Set-Cookie") or "").split(";", 1)[0]
+        token = csrf_from(page.read().decode())
+        body = f"password={PASSWORD.replace(' ', '+')}&csrf_token={token}"
+        headers = {"Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"}
+        conn.request("POST", "/staff/login", body=body, headers=headers)
+        answer = conn.getresponse()
+        answer.read()
+    finally:
+        conn.close()
+    if answer.status != 303:
+        raise RuntimeError(f"login failed: HTTP {answer.status}")
+    return (answer.getheader("Set-Cookie") or "").split(";", 1)[0]
