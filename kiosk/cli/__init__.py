@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "codes_cmd",
     "scan_cmd",
     "thermometer_cmd",
+    "doctor_cmd",
 )
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from kiosk.config.codes import OnlineVerifySection, PolicySection, VerifySection
 from kiosk.config.core import KioskSection
 from kiosk.config.devices import CameraSection, ScannerSection, ThermometerSection
+from kiosk.config.gate import GateSection
 from kiosk.config.uplink import TlsSection, UplinkSection
 from kiosk.confload import (
     ConfigError,
@@ -33,6 +34,7 @@ __all__ = [
     "Config",
     "ConfigError",
     "ConfigProblem",
+    "GateSection",
     "KioskSection",
     "OnlineVerifySection",
     "PolicySection",
@@ -60,6 +62,7 @@ class Config:
     thermometer: ThermometerSection = setting(
         factory=ThermometerSection, doc="serial IR thermometer and reading filter"
     )
+    gate: GateSection = setting(factory=GateSection, doc="door relay, buzzer and LEDs (GPIO)")
     source: str = field(default="defaults", compare=False, metadata={"internal": True})
 
     @property
