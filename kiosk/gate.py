@@ -66,17 +66,19 @@ class Step:
 
 def pattern(outcome: Outcome, section: GateSection) -> tuple[Step, ...]:
     """The timeline played for ``outcome``, for the configured outputs only, in time order
-    (at the same instant, "off" before "on")."""
+    (at the same instant, "off" before "on"). The LED stays lit for ``led_s`` and at least as
+    long as the relay is closed and the buzzer sounds."""
     roles = section.pins()
     steps: list[Step] = []
     if outcome is Outcome.PASS and "relay" in roles:
         steps += [Step(0.0, "relay", True), Step(section.relay_pulse_s, "relay", False)]
-    led = LEDS[outcome]
-    if led in roles:
-        steps += [Step(0.0, led, True), Step(section.led_s, led, False)]
     if "buzzer" in roles:
         for start, length in BEEPS[outcome]:
             steps += [Step(start, "buzzer", True), Step(start + length, "buzzer", False)]
+    led = LEDS[outcome]
+    if led in roles:
+        lit = max([section.led_s, *(s.at_s for s in steps)])
+        steps += [Step(0.0, led, True), Step(lit, led, False)]
     return tuple(sorted(steps, key=lambda s: (s.at_s, s.on)))
 
 

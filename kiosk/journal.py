@@ -44,6 +44,7 @@ FIELDS = frozenset(
 )
 
 VALUE_MAX = 1024  # characters per structured value; messages are not cut
+DATAGRAM_MAX = 128 * 1024  # larger records go through a memfd (default send buffers ~208 KiB)
 
 _PRIORITIES = ((logging.CRITICAL, 2), (logging.ERROR, 3), (logging.WARNING, 4), (logging.INFO, 6))
 
@@ -112,6 +113,7 @@ class JournalHandler(logging.Handler):
         send_timeout: float = 0.5,
     ) -> None:
         super().__init__(level)
+        self.setFormatter(logging.Formatter("%(message)s"))
         self.identifier = identifier
         self.path = path
         self.dropped = 0
@@ -128,7 +130,7 @@ class JournalHandler(logging.Handler):
             ("LOGGER", record.name),
             ("CODE_FILE", record.pathname),
             ("CODE_LINE", str(record.lineno)),
-            ("CODE_FUNC", record.funcName),
+            ("CODE_FUNC", record.funcName or ""),
             ("THREAD_NAME", record.threadName or ""),
             *extra,
         ]
@@ -151,32 +153,61 @@ class JournalHandler(logging.Handler):
         self.dropped = 0
 
     def _send(self, payload: bytes) -> None:
-        if self._sock is None:
-            self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
-            self._sock.settimeout(self._timeout)
-        try:
-            self._sock.sendto(payload, self.path)
-        except OSError as exc:
-            if exc.errno not in (errno.EMSGSIZE, errno.ENOBUFS):
-                raise
-            self._send_memfd(payload)
+        """Send on a socket connected to journald; reconnect once if journald restarted."""
+        for attempt in (1, 2):
+            sock = self._connect()
+            try:
+                if len(payload) > DATAGRAM_MAX:
+                    self._send_memfd(sock, payload)
+                    return
+                try:
+                    sock.send(payload)
+                except OSError as exc:
+                    if exc.errno not in (errno.EMSGSIZE, errno.ENOBUFS):
+                        raise
+                    self._send_memfd(sock, payload)
+                return
+            except TimeoutError:
+                raise  # journald is alive but behind: drop, do not reconnect
+            except OSError:
+                self._disconnect()
+                if attempt == 2:
+                    raise
 
-    def _send_memfd(self, payload: bytes) -> None:
-        assert self._sock is not None  # noqa: S101 - _send opened it
+    def _connect(self) -> socket.socket:
+        if self._sock is None:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
+            sock.settimeout(self._timeout)
+            try:
+                sock.connect(self.path)
+            except OSError:
+                sock.close()
+                raise
+            self._sock = sock
+        return self._sock
+
+    def _disconnect(self) -> None:
+        sock, self._sock = self._sock, None
+        if sock is not None:
+            sock.close()
+
+    @staticmethod
+    def _send_memfd(sock: socket.socket, payload: bytes) -> None:
+        """The payload in a sealed memfd, passed as SCM_RIGHTS (journald's large-record path)."""
         fd = os.memfd_create("journal-record", os.MFD_CLOEXEC | os.MFD_ALLOW_SEALING)
         try:
-            os.write(fd, payload)
+            view = memoryview(payload)
+            while view:
+                view = view[os.write(fd, view) :]
             seals = fcntl.F_SEAL_SHRINK | fcntl.F_SEAL_GROW | fcntl.F_SEAL_WRITE | fcntl.F_SEAL_SEAL
             fcntl.fcntl(fd, fcntl.F_ADD_SEALS, seals)
-            socket.send_fds(self._sock, [b""], [fd], 0, self.path)
+            socket.send_fds(sock, [b""], [fd])
         finally:
             os.close(fd)
 
     def close(self) -> None:
         with self.lock:  # type: ignore[union-attr]
-            sock, self._sock = self._sock, None
-        if sock is not None:
-            sock.close()
+            self._disconnect()
         super().close()
 
 
