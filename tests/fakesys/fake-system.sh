@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Stand-in for the system commands scripts/install-pi.sh runs, for tests: called through a
 # symlink named like the command (apt-get, systemctl, useradd ...). Every call is appended to
-# $FAKESYS_LOG; state lives under $KIOSK_ROOT (passwd, group, installed packages, units).
+# $FAKESYS_LOG; users and groups live in $KIOSK_ROOT/etc, installed packages and unit states
+# in $FAKESYS_STATE.
 set -euo pipefail
-: "${KIOSK_ROOT:?}" "${FAKESYS_LOG:?}"
+: "${KIOSK_ROOT:?}" "${FAKESYS_LOG:?}" "${FAKESYS_STATE:?}"
 name=$(basename "$0")
 printf '%s %s\n' "$name" "$*" >>"$FAKESYS_LOG"
-state="$KIOSK_ROOT/var/lib/fakesys"
+state=$FAKESYS_STATE
 mkdir -p "$state" "$KIOSK_ROOT/etc"
 touch "$state/packages" "$state/enabled" "$state/active" "$KIOSK_ROOT/etc/passwd" "$KIOSK_ROOT/etc/group"
 

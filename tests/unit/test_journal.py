@@ -205,7 +205,7 @@ def test_journal_is_used_only_when_stderr_is_the_journal_stream(
         assert use_journal({"JOURNAL_STREAM": mine}, stream.fileno(), path)
         assert not use_journal(
             {"JOURNAL_STREAM": f"{st.st_dev}:{st.st_ino + 1}"}, stream.fileno(), path
-        )  # noqa: E501
+        )
         assert not use_journal({}, stream.fileno(), path)  # a terminal or a pipe
         assert not use_journal({"JOURNAL_STREAM": "garbage"}, stream.fileno(), path)
         assert not use_journal({"JOURNAL_STREAM": mine}, stream.fileno(), str(tmp_path / "none"))
