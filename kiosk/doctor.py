@@ -186,15 +186,18 @@ def check_state_dir(state_dir: Path) -> Finding:
     return Finding(OK, f"{state_dir} writable (checked as {who})")
 
 
-def check_disk(state_dir: Path) -> Finding:
+def check_disk(
+    state_dir: Path, fail_bytes: int = DISK_FAIL_BYTES, warn_bytes: int = DISK_WARN_BYTES
+) -> Finding:
+    """Free space where the ledger lives (or would live)."""
     where = next((p for p in (state_dir, *state_dir.parents) if p.exists()), Path("/"))
     usage = shutil.disk_usage(where)
     free_mib = usage.free / 2**20
     detail = f"{free_mib:,.0f} MiB free of {usage.total / 2**20:,.0f} MiB on {where}"
     hint = "释放空间 / free space: sudo journalctl --vacuum-size=100M; apt-get clean"
-    if usage.free < DISK_FAIL_BYTES:
+    if usage.free < fail_bytes:
         return Finding(FAIL, detail + ": the ledger cannot take new entries", hint)
-    if usage.free < DISK_WARN_BYTES or usage.free < usage.total * 0.05:
+    if usage.free < warn_bytes or usage.free < usage.total * 0.05:
         return Finding(WARN, detail, hint)
     return Finding(OK, detail)
 

@@ -21,7 +21,9 @@ REFUSALS = {
     0x85: "the broker may accept only this kiosk's own client id; the doctor connects as "
     "<id>-doctor: allow it, or trust the running kiosk's status topic",
     0x86: "用户名或密码错 / wrong user name or password: /etc/kiosk/credentials/mqtt_password",
-    0x87: "未授权 / not authorised: ask the county to add this kiosk to the broker's users/ACL",
+    0x87: "未授权 / not authorised (mosquitto's answer to a wrong password too): check "
+    "/etc/kiosk/credentials/mqtt_password and uplink.username; else ask the county to add "
+    "this kiosk to the broker's users",
     0x8C: "bad authentication method: the broker wants another kind of login",
 }
 

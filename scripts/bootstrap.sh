@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 profile="${1:-run}"
 # Debian packages each profile needs. Keep the lists short and name why.
 run_packages=(mosquitto libzbar0)         # local broker for the demo; ZBar for pyzbar
-dev_packages=(mosquitto libzbar0 socat)   # test brokers; ZBar; socat pty links (re-plug tests)
+dev_packages=(mosquitto libzbar0 socat shellcheck)   # test brokers; ZBar; socat pty links; lint install-pi.sh
 [ "$profile" = dev ] && wanted=("${dev_packages[@]}") || wanted=("${run_packages[@]}")
 
 say() { printf 'bootstrap: %s\n' "$*" >&2; }
