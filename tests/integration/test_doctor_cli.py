@@ -174,8 +174,8 @@ def test_a_wrong_password_is_named_as_such(site: Site) -> None:
 
 def test_an_untrusted_broker_certificate(site: Site) -> None:
     other = Pki(site.tmp / "other", "Other CA")
-    code, report = site.doctor("--json", uplink={"tls": {"enabled": True,
-                                                           "ca_file": str(other.ca_file)}})  # fmt: skip
+    untrusted = {"enabled": True, "ca_file": str(other.ca_file)}
+    code, report = site.doctor("--json", uplink={"tls": untrusted})
     broker = rows(report)["broker"]
     assert code == 1 and "TLS certificate refused" in broker["detail"]
 

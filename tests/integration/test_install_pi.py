@@ -25,7 +25,7 @@ READ_ONLY_SYSTEMCTL = {"is-enabled", "is-active", "get-default"}
 
 BOOKWORM = 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nID=debian\nVERSION_ID="12"\n'
 RASPBIAN = (
-    'PRETTY_NAME="Raspbian GNU/Linux 12 (bookworm)"\nID=raspbian\nID_LIKE=debian\nVERSION_ID="12"\n'  # noqa: E501
+    'PRETTY_NAME="Raspbian GNU/Linux 12 (bookworm)"\nID=raspbian\nID_LIKE=debian\nVERSION_ID="12"\n'
 )
 TRIXIE = 'PRETTY_NAME="Debian GNU/Linux 13 (trixie)"\nID=debian\nVERSION_ID="13"\n'
 
@@ -87,7 +87,7 @@ def make_system(tmp_path: Path, os_release: str | None = BOOKWORM, pi: bool = Tr
     (root / "etc" / "passwd").write_text("root:x:0:0::/root:/bin/bash\n")
     (root / "etc" / "group").write_text(
         "root:x:0:\nvideo:x:44:\ndialout:x:20:\nrender:x:105:\ninput:x:104:\n"
-    )  # noqa: E501
+    )
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     for name in COMMANDS:
@@ -107,7 +107,7 @@ def make_system(tmp_path: Path, os_release: str | None = BOOKWORM, pi: bool = Tr
 def test_shellcheck_is_clean() -> None:
     shellcheck = shutil.which("shellcheck")
     assert shellcheck is not None, "shellcheck is missing: scripts/bootstrap.sh dev installs it"
-    scripts = sorted((ROOT / "scripts").glob("*.sh")) + [FAKE]
+    scripts = [*sorted((ROOT / "scripts").glob("*.sh")), FAKE]
     done = subprocess.run(
         [shellcheck, "--severity=style", *map(str, scripts)], capture_output=True, text=True
     )
@@ -239,12 +239,17 @@ def test_off_a_pi_the_pi_packages_are_left_out(tmp_path: Path) -> None:
     assert "libzbar0" in done.stdout
 
 
-def test_uninstall_keeps_config_credentials_and_ledger(tmp_path: Path) -> None:
+def installed_with_a_ledger(tmp_path: Path) -> tuple[FakeSystem, Path]:
     system = make_system(tmp_path)
     assert system.run().returncode == 0
-    ledger = system.root / "var/lib/kiosk/ledger.sqlite"
+    ledger = system.root / "var/lib/kiosk/ledger.sqlite"  # as the running kiosk leaves it
     ledger.parent.mkdir(parents=True)
     ledger.write_bytes(b"SQLite format 3\0")
+    return system, ledger
+
+
+def test_uninstall_keeps_config_credentials_and_ledger(tmp_path: Path) -> None:
+    system, ledger = installed_with_a_ledger(tmp_path)
     done = system.run("--uninstall")
     assert done.returncode == 0, done.stderr
     assert "systemctl disable kiosk.service" in system.changing_calls()
@@ -259,11 +264,7 @@ def test_uninstall_keeps_config_credentials_and_ledger(tmp_path: Path) -> None:
 
 
 def test_purge_refuses_while_entries_wait_for_the_broker(tmp_path: Path) -> None:
-    system = make_system(tmp_path)
-    assert system.run().returncode == 0
-    ledger = system.root / "var/lib/kiosk/ledger.sqlite"
-    ledger.parent.mkdir(parents=True)
-    ledger.write_bytes(b"SQLite format 3\0")
+    system, ledger = installed_with_a_ledger(tmp_path)
     refused = system.run("--uninstall", "--purge", FAKESYS_PENDING="3")
     assert refused.returncode == 1
     assert "3 entries have not reached the broker" in refused.stderr
