@@ -380,3 +380,69 @@ class ThermometerHealth:
             "last_error": self.last_error,
             "last_progress": self.last_progress,
         }
+
+
+# -- on the Pi: gate signals and the self-check (kiosk/gate.py, kiosk/doctor.py) -----------
+
+
+@dataclass(frozen=True)
+class GateHealth:
+    """A snapshot of the gate worker (relay, buzzer, LEDs). Times are ``time.monotonic()``.
+
+    ``state`` is ``off`` (no pin configured), ``idle`` (not started), ``running``, ``failed``
+    (the GPIO outputs could not be opened or driven; ``last_error`` says why) or ``stopped``.
+    ``relay_pulses`` counts relay closures, which only a PASS causes.
+    """
+
+    state: str
+    signals: int = 0
+    relay_pulses: int = 0
+    last_outcome: Outcome | None = None
+    last_error: str | None = None
+    last_progress: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "state": self.state,
+            "signals": self.signals,
+            "relay_pulses": self.relay_pulses,
+            "last_outcome": None if self.last_outcome is None else self.last_outcome.value,
+            "last_error": self.last_error,
+            "last_progress": self.last_progress,
+        }
+
+
+class CheckStatus(StrEnum):
+    """How one self-check came out; only FAIL blocks operation (``kiosk doctor`` exits 1)."""
+
+    OK = "ok"
+    WARN = "warn"
+    FAIL = "fail"
+    SKIP = "skip"  # not run: an earlier check it depends on failed, or nothing to check
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """One row of ``kiosk doctor``: what was checked, what was found and how to fix it.
+
+    ``name`` is stable (``camera``, ``broker`` ...) for scripts; ``title`` is for people
+    (Chinese first). ``hint`` is empty when there is nothing to do. No secret or personal
+    data ever appears in ``detail`` or ``hint``.
+    """
+
+    name: str
+    title: str
+    status: CheckStatus
+    detail: str
+    hint: str = ""
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "title": self.title,
+            "status": self.status.value,
+            "detail": self.detail,
+            "hint": self.hint,
+            "seconds": round(self.seconds, 3),
+        }

@@ -7,8 +7,10 @@ cd "$(dirname "$0")/.."
 
 profile="${1:-run}"
 # Debian packages each profile needs. Keep the lists short and name why.
-run_packages=(mosquitto libzbar0 fonts-wqy-microhei)   # local broker for the demo; ZBar for pyzbar; CJK font for the kiosk screen
-dev_packages=(mosquitto libzbar0 socat chromium fonts-wqy-microhei)   # test brokers; ZBar; socat pty links (re-plug tests); headless browser and CJK font for e2e
+# local broker for the demo; ZBar for pyzbar; a CJK font for the kiosk screen
+run_packages=(mosquitto libzbar0 fonts-wqy-microhei)
+# + socat pty links (re-plug tests), headless Chromium for e2e, shellcheck for install-pi.sh
+dev_packages=(mosquitto libzbar0 fonts-wqy-microhei socat chromium shellcheck)
 [ "$profile" = dev ] && wanted=("${dev_packages[@]}") || wanted=("${run_packages[@]}")
 
 say() { printf 'bootstrap: %s\n' "$*" >&2; }

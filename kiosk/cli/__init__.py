@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import logging
 import signal
 import sys
 import threading
@@ -14,6 +13,7 @@ from types import FrameType
 
 from kiosk import __version__
 from kiosk.config import ConfigError
+from kiosk.journal import setup_logging
 from kiosk.storage import StorageError
 
 #: Modules under ``kiosk.cli`` whose ``register(commands)`` adds subcommands.
@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "thermometer_cmd",
     "run_cmd",
     "web_cmd",
+    "doctor_cmd",
 )
 
 
@@ -79,11 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str]) -> int:
     """Run one subcommand; 0 success, 1 failure, 2 usage error (from argparse)."""
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=args.log_level,
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    setup_logging(args.log_level)  # journald's native socket under systemd, else stderr
     context = Context()
 
     def on_signal(_signum: int, _frame: FrameType | None) -> None:

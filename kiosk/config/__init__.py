@@ -17,6 +17,7 @@ from kiosk.config.checkpoint import CheckpointSection
 from kiosk.config.codes import OnlineVerifySection, PolicySection, VerifySection
 from kiosk.config.core import KioskSection
 from kiosk.config.devices import CameraSection, ScannerSection, ThermometerSection
+from kiosk.config.gate import GateSection
 from kiosk.config.service import ServiceSection
 from kiosk.config.uplink import TlsSection, UplinkSection
 from kiosk.config.web import WebSection
@@ -37,6 +38,7 @@ __all__ = [
     "Config",
     "ConfigError",
     "ConfigProblem",
+    "GateSection",
     "KioskSection",
     "OnlineVerifySection",
     "PolicySection",
@@ -73,6 +75,7 @@ class Config:
     web: WebSection = setting(
         factory=WebSection, doc="kiosk screen, staff page and health endpoints"
     )
+    gate: GateSection = setting(factory=GateSection, doc="door relay, buzzer and LEDs (GPIO)")
     source: str = field(default="defaults", compare=False, metadata={"internal": True})
 
     @property

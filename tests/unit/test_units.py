@@ -1,0 +1,146 @@
+"""The systemd units: keys that must hold, parsed the way systemd reads them (always runs)."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+UNITS = ROOT / "systemd"
+
+Unit = dict[str, list[tuple[str, str]]]
+
+
+def parse_unit(path: Path) -> Unit:
+    """Sections of ``KEY=value`` lines; keys may repeat (systemd keeps each)."""
+    sections: Unit = {}
+    current: list[tuple[str, str]] | None = None
+    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        line = raw.strip()
+        if not line or line.startswith(("#", ";")):
+            continue
+        if line.startswith("["):
+            assert line.endswith("]"), f"{path.name}:{number}: bad section header"
+            current = sections.setdefault(line[1:-1], [])
+            continue
+        assert current is not None, f"{path.name}:{number}: key outside a section"
+        assert "=" in line, f"{path.name}:{number}: not KEY=value: {line}"
+        key, _, value = line.partition("=")
+        assert re.fullmatch(r"[A-Za-z][A-Za-z0-9]*", key.strip()), f"{path.name}:{number}: {key}"
+        current.append((key.strip(), value.strip()))
+    return sections
+
+
+def values(unit: Unit, section: str, key: str) -> list[str]:
+    return [v for k, v in unit.get(section, []) if k == key]
+
+
+def one(unit: Unit, section: str, key: str) -> str:
+    found = values(unit, section, key)
+    assert len(found) == 1, f"[{section}] {key}: expected once, found {found}"
+    return found[0]
+
+
+def seconds(text: str) -> float:
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)(ms|s|min)?", text)
+    assert match, f"not a simple time span: {text}"
+    return float(match[1]) * {"ms": 0.001, "s": 1.0, "min": 60.0, None: 1.0}[match[2]]
+
+
+@pytest.fixture(scope="module")
+def kiosk() -> Unit:
+    return parse_unit(UNITS / "kiosk.service")
+
+
+@pytest.fixture(scope="module")
+def screen() -> Unit:
+    return parse_unit(UNITS / "kiosk-screen.service")
+
+
+def test_kiosk_is_a_notify_service_with_a_watchdog(kiosk: Unit) -> None:
+    assert one(kiosk, "Service", "Type") == "notify"
+    assert one(kiosk, "Service", "NotifyAccess") == "main"
+    assert 10 <= seconds(one(kiosk, "Service", "WatchdogSec")) <= 120
+    assert one(kiosk, "Service", "Restart") == "on-failure"
+    assert seconds(one(kiosk, "Service", "RestartSec")) >= 1
+    assert seconds(one(kiosk, "Service", "TimeoutStopSec")) >= 30  # time to flush the uplink
+
+
+def test_kiosk_runs_checked_config_from_the_venv(kiosk: Unit) -> None:
+    assert one(kiosk, "Service", "ExecStartPre") == (
+        "/opt/kiosk/venv/bin/kiosk config check /etc/kiosk/kiosk.toml"
+    )
+    assert one(kiosk, "Service", "ExecStart") == (
+        "/opt/kiosk/venv/bin/kiosk run --config /etc/kiosk/kiosk.toml"
+    )
+
+
+def test_kiosk_wants_but_never_requires_the_network(kiosk: Unit) -> None:
+    assert "network-online.target" in one(kiosk, "Unit", "Wants").split()
+    assert "network-online.target" in one(kiosk, "Unit", "After").split()
+    assert values(kiosk, "Unit", "Requires") == []
+    assert values(kiosk, "Unit", "BindsTo") == []
+    assert one(kiosk, "Install", "WantedBy") == "multi-user.target"
+
+
+def test_kiosk_runs_as_its_own_user_with_just_its_groups(kiosk: Unit) -> None:
+    assert one(kiosk, "Service", "User") == "kiosk"
+    assert one(kiosk, "Service", "Group") == "kiosk"
+    assert sorted(one(kiosk, "Service", "SupplementaryGroups").split()) == [
+        "dialout", "gpio", "video",
+    ]  # fmt: skip
+    assert one(kiosk, "Service", "StateDirectory") == "kiosk"
+    assert one(kiosk, "Service", "ConfigurationDirectory") == "kiosk"
+
+
+def test_secrets_come_from_credentials_named_like_the_example_config(kiosk: Unit) -> None:
+    loaded = dict(v.split(":", 1) for v in values(kiosk, "Service", "LoadCredential"))
+    assert set(loaded) == {"mqtt_password", "subject_key", "verify_token", "session_secret"}
+    assert all(path == f"/etc/kiosk/credentials/{name}" for name, path in loaded.items())
+    example = tomllib.loads((ROOT / "examples" / "kiosk.toml").read_text(encoding="utf-8"))
+    assert example["uplink"]["password_credential"] in loaded
+    assert example["verify"]["subject_key_credential"] in loaded
+    assert values(kiosk, "Service", "Environment") == ["PYTHONDONTWRITEBYTECODE=1"]  # no secrets
+
+
+def test_hardening_keeps_the_devices_the_kiosk_needs(kiosk: Unit) -> None:
+    for key, value in [
+        ("ProtectSystem", "strict"), ("ProtectHome", "yes"), ("PrivateTmp", "yes"),
+        ("NoNewPrivileges", "yes"), ("DevicePolicy", "closed"), ("CapabilityBoundingSet", ""),
+    ]:  # fmt: skip
+        assert one(kiosk, "Service", key) == value, key
+    allowed = {v.split()[0] for v in values(kiosk, "Service", "DeviceAllow")}
+    assert {
+        "char-video4linux", "char-media", "char-dma_heap", "char-vchiq",  # cameras, libcamera
+        "char-ttyUSB", "char-ttyACM", "char-ttyAMA", "char-ttyS",  # thermometers
+        "char-gpiochip",  # gate
+    } <= allowed  # fmt: skip
+    assert all(v.endswith(" rw") for v in values(kiosk, "Service", "DeviceAllow"))
+    assert values(kiosk, "Service", "PrivateDevices") == []  # it would hide the camera
+    assert "AF_NETLINK" in one(kiosk, "Service", "RestrictAddressFamilies").split()
+
+
+def test_screen_shows_the_local_page_and_comes_back(screen: Unit) -> None:
+    start = one(screen, "Service", "ExecStart")
+    assert start.startswith("/usr/bin/cage ")
+    assert "--kiosk" in start.split() and "${SCREEN_URL}" in start
+    assert "SCREEN_URL=http://127.0.0.1:8080/" in values(screen, "Service", "Environment")
+    assert one(screen, "Service", "Restart") == "always"
+    assert "kiosk.service" in " ".join(values(screen, "Unit", "Wants")).split()
+    assert "kiosk.service" in " ".join(values(screen, "Unit", "After")).split()
+    assert one(screen, "Service", "User") == "kiosk-screen"
+    assert one(screen, "Service", "PAMName") == "kiosk-screen"
+    assert values(screen, "Unit", "Requires") == []
+
+
+def test_the_parser_rejects_what_systemd_would_not_read(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.service"
+    bad.write_text("Type=notify\n[Service]\n", encoding="utf-8")
+    with pytest.raises(AssertionError, match="key outside a section"):
+        parse_unit(bad)
+    bad.write_text("[Service]\nWatchdog Sec=30\n", encoding="utf-8")
+    with pytest.raises(AssertionError):
+        parse_unit(bad)
