@@ -18,8 +18,10 @@ from kiosk.checkpoint import Signals
 from kiosk.codes.verifier import Verifier
 from kiosk.config import CameraSection, Config
 from kiosk.coordinator import Coordinator
+from kiosk.gate import Gate, Opener
 from kiosk.ledger import Ledger
-from kiosk.model import Reading, ScannedCode, SensorState, utc_iso
+from kiosk.model import Outcome, Reading, ScannedCode, SensorState, utc_iso
+from kiosk.reasons import DEVICE_CAMERA, DEVICE_THERMOMETER, UPLINK_OFFLINE
 from kiosk.scanner.base import FrameSource
 from kiosk.scanner.factory import make_decoder, make_source
 from kiosk.scanner.worker import ScanWorker
@@ -51,7 +53,28 @@ class Devices:
     """What to build the hardware-facing parts from; the demo swaps in simulated ones."""
 
     source: SourceFactory = make_source
-    signals: Signals | None = None
+    gate_opener: Opener | None = None  # None: real GPIO through gpiozero
+
+
+class _CurrentGate:
+    """The checkpoint's signals go to whichever gate worker is running now."""
+
+    def __init__(self, supervisor: Supervisor) -> None:
+        self._supervisor = supervisor
+
+    def signal(self, outcome: Outcome) -> None:
+        gate = self._supervisor.worker("gate")
+        if isinstance(gate, Gate):
+            gate.signal(outcome)
+
+
+def web_service(board: StatusBoard, config: Config) -> Service:
+    """The kiosk screen, staff page and health endpoints on ``[web] host:port``."""
+    from kiosk.web.app import create_app
+    from kiosk.web.server import WebServer
+
+    app = create_app(board, config.ledger_path, config)
+    return WebServer(app, config.web.host, config.web.port, threads=config.web.threads)
 
 
 class Kiosk:
@@ -116,11 +139,19 @@ class Kiosk:
             lambda ev: ThermometerReader(cfg.thermometer, readings, ev).start(),
             ready=lambda h, _now: h.state == SensorState.CONNECTED,
         )
+        signals: Signals | None = None
+        if cfg.gate.pins():
+            supervisor.add(
+                "gate",
+                lambda ev: Gate(cfg.gate, ev, self._devices.gate_opener).start(),
+                ready=lambda h, _now: h.state == "running",
+            )
+            signals = _CurrentGate(supervisor)
         supervisor.add(
             "checkpoint",
             lambda ev: Coordinator(
                 cfg, self.board, verifier, codes, readings, ev,
-                notify_uplink=notify_uplink, signals=self._devices.signals,
+                notify_uplink=notify_uplink, signals=signals,
             ).start(),
         )  # fmt: skip
         services = [factory(self.board, cfg) for factory in self._service_factories]
@@ -156,8 +187,23 @@ class Kiosk:
             free: int | None = shutil.disk_usage(cfg.kiosk.state_dir).free
         except OSError:
             free = None
+        self._update_notices(workers)
         return KioskHealth(
             kiosk=cfg.kiosk.id, site=cfg.kiosk.site, version=__version__,
             started_at=self._started_at, workers=workers, outbox=outbox,
             disk_free_bytes=free, updated_t=time.monotonic(),
         )  # fmt: skip
+
+    def _update_notices(self, workers: tuple[WorkerHealth, ...]) -> None:
+        """Banners on the kiosk screen for a camera or thermometer fault and an offline link."""
+        by_name = {w.name: w for w in workers}
+        notices = tuple(
+            notice
+            for name, notice in (("camera", DEVICE_CAMERA), ("thermometer", DEVICE_THERMOMETER))
+            if name in by_name and not by_name[name].fresh
+        )
+        uplink = by_name.get("uplink")
+        if uplink is not None and uplink.detail.get("connected") is False:
+            notices += (UPLINK_OFFLINE,)
+        if notices != self.board.screen().notices:
+            self.board.show(notices=notices)

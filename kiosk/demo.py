@@ -20,10 +20,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from kiosk.app import Devices, Kiosk, ServiceFactory
+from werkzeug.security import generate_password_hash
+
+from kiosk.app import Devices, Kiosk, ServiceFactory, web_service
 from kiosk.codes import county
 from kiosk.codes.keys import IssuerKey, generate, load_issuer
 from kiosk.config import CameraSection, Config, parse
+from kiosk.gate_sim import SimulatedOutputs
 from kiosk.model import CodeStatus, Outcome, PassClaims
 from kiosk.scanner.synthetic import SyntheticSource
 from kiosk.sensors.simulator import ThermometerSimulator
@@ -137,7 +140,7 @@ class DemoRig:
     desk: PassDesk | None = None
     camera: list[SyntheticSource] = field(default_factory=list)
     config: Config | None = None
-    staff_password: str = ""
+    staff_password: str = field(default_factory=lambda: secrets.token_urlsafe(9))
 
     def build(self, *, extra: dict[str, Any] | None = None) -> Config:
         """Start the simulator and broker, write keys, return the kiosk's config."""
@@ -162,6 +165,14 @@ class DemoRig:
                 "subject_key_file": str(self.workdir / "subject.key"),
             },
             "checkpoint": {"measure_timeout_s": 6, "dwell_s": 3, "min_dwell_s": 1},
+            "web": {
+                "port": self.http_port or free_port(),
+                "staff_password_hash": generate_password_hash(self.staff_password),
+                "venue_code": "https://venue.county.example/c/demo-site",
+                "venue_name": "演示社区 demo community",
+            },
+            # the gate runs on simulated GPIO outputs: a PASS pulses the (pretend) relay
+            "gate": {"relay_pin": 17, "buzzer_pin": 27, "led_pass_pin": 22, "led_deny_pin": 23},
         }
         for section, table in (extra or {}).items():
             values.setdefault(section, {}).update(table)
@@ -178,9 +189,12 @@ class DemoRig:
         if self.camera:
             self.camera[-1].show(text, colour=colour, code_px=220)
 
-    def kiosk(self, stop: threading.Event, services: tuple[ServiceFactory, ...] = ()) -> Kiosk:
+    def kiosk(self, stop: threading.Event, *, web: bool = True) -> Kiosk:
+        """The kiosk on the simulated devices, with its web screen unless ``web`` is False."""
         assert self.config is not None  # noqa: S101 - build() first
-        return Kiosk(self.config, stop, devices=Devices(source=self.source), services=services)
+        devices = Devices(source=self.source, gate_opener=SimulatedOutputs())
+        services: tuple[ServiceFactory, ...] = (web_service,) if web else ()
+        return Kiosk(self.config, stop, devices=devices, services=services)
 
     def close(self) -> None:
         if self.simulator is not None:

@@ -155,7 +155,7 @@ class Gate:
                 last_progress=self._progress,
             )
 
-    def join(self, timeout: float = 5.0) -> None:
+    def join(self, timeout: float | None = 5.0) -> None:
         with self._cond:
             self._closing = True
             self._cond.notify()

@@ -135,8 +135,14 @@ NOTICES: dict[str, Reason] = {
     for r in (
         Reason(STORAGE_ERROR, "系统无法记录，请联系工作人员", "The kiosk cannot record entries"),
         Reason(DEVICE_CAMERA, "摄像头故障，请联系工作人员", "Camera fault: please see staff"),
-        Reason(DEVICE_THERMOMETER, "测温设备未就绪", "Thermometer not ready"),
-        Reason(UPLINK_OFFLINE, "网络中断，记录已保存，恢复后上传", "Offline: entries are kept"),
+        Reason(
+            DEVICE_THERMOMETER, "测温仪故障，请联系工作人员", "Thermometer fault: please see staff"
+        ),
+        Reason(
+            UPLINK_OFFLINE,
+            "与县平台连接中断，记录已保存在本机",
+            "County link offline: entries are kept on this kiosk",
+        ),
     )
 }
 

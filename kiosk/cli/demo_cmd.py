@@ -48,6 +48,9 @@ def _run(rig: DemoRig, args: argparse.Namespace, ctx: Context) -> int:
     else:
         _say(f"  broker      mqtt://127.0.0.1:{rig.broker.port}  county/demo/kiosk/k-demo/#")
         collector = Collector(rig.broker.port, "county/demo/kiosk/+/+", "demo-ingest").start()
+    web = config.web
+    _say(f"  kiosk screen   http://{web.host}:{web.port}/      (展示屏 the door's display)")
+    _say(f"  staff page     http://{web.host}:{web.port}/staff  password: {rig.staff_password}")
     kiosk = rig.kiosk(ctx.stop)
     exit_code: list[int] = []
     runner = threading.Thread(target=lambda: exit_code.append(kiosk.run()), name="kiosk")

@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from kiosk.app import Kiosk
+from kiosk.app import Kiosk, web_service
 from kiosk.cli import Commands, Context
 from kiosk.config import load
+from kiosk.sdnotify import Notifier
 
 
 def register(commands: Commands) -> None:
@@ -19,4 +20,8 @@ def register(commands: Commands) -> None:
 
 def _run(args: argparse.Namespace, ctx: Context) -> int:
     config = load(args.config)
-    return Kiosk(config, ctx.stop).run()
+    notifier = Notifier()
+    try:
+        return Kiosk(config, ctx.stop, notifier=notifier, services=(web_service,)).run()
+    finally:
+        notifier.close()

@@ -66,16 +66,6 @@ HEADLINES = {
     ),
 }
 
-#: Banner texts for the device notices the coordinator puts on the screen.
-NOTICES = {
-    "device.camera": Bi("摄像头故障，请联系工作人员", "Camera fault: please see staff"),
-    "device.thermometer": Bi("测温仪故障，请联系工作人员", "Thermometer fault: please see staff"),
-    "uplink.offline": Bi(
-        "与县平台连接中断，记录已保存在本机", "County link offline: entries are kept on this kiosk"
-    ),
-    "storage.error": Bi("本机记录故障，请联系工作人员", "Storage fault: please see staff"),
-}
-
 _TEMP_STATUS = {
     "measuring": (Bi("测温中，请保持", "Measuring, hold still"), "active"),
     "no_subject": (
@@ -92,7 +82,8 @@ def reason_text(code: str) -> Bi:
 
 
 def notice_text(code: str) -> Bi:
-    return NOTICES.get(code) or reason_text(code)
+    """Banner text of a device notice (``kiosk.reasons.NOTICES``)."""
+    return reason_text(code)
 
 
 def safe_name(name: str | None) -> str | None:
