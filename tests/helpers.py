@@ -73,12 +73,13 @@ def kiosk_cmd(
     )
 
 
-def kiosk_popen(*args: str) -> subprocess.Popen[str]:
+def kiosk_popen(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "kiosk", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        env={**os.environ, **(env or {})},
     )
 
 
