@@ -252,14 +252,14 @@ class Checkpoint:
             logger.error("entry not recorded, visitor sent to staff: %s", exc)
             outcome, reasons = Outcome.REFER, (STORAGE_ERROR,)
         else:
-            logger.info(
-                "entry %d: %s %s",
-                seq,
-                outcome.value,
-                ",".join(reasons) or "-",
-                extra={"journal": {"ENTRY_SEQ": seq, "DECISION": outcome.value,
-                                   "REASONS": ",".join(reasons)}},
-            )  # fmt: skip
+            fields = {
+                "ENTRY_ID": entry.id, "ENTRY_SEQ": seq, "DECISION": outcome.value,
+                "REASONS": reasons, "CODE_KIND": entry.code_kind,
+                "CODE_STATUS": entry.code_status, "TEMP_STATE": entry.temperature_state,
+                "POLICY_VERSION": entry.policy_version,
+            }  # fmt: skip
+            logger.info("entry %d: %s %s", seq, outcome.value, ",".join(reasons) or "-",
+                        extra={"journal": fields})  # fmt: skip
         if self._visitor is not None:
             self._recent[self._visitor.code_key] = now
         self._temperature = None  # one temperature, one visitor

@@ -3,8 +3,11 @@ stop while a worker stalls, and after the restart budget the service exits non-z
 
 from __future__ import annotations
 
+import http.client
+import json
 import os
 import socket
+import subprocess
 import threading
 import time
 from pathlib import Path
@@ -58,12 +61,13 @@ def test_a_stalled_camera_stops_the_watchdog_and_ends_the_service_non_zero(
     for i in range(12):  # 1.2 s of real frames at 10 fps ...
         write_qr_png(f"frame {i}", frames / f"{i:02d}.png")
     os.mkfifo(frames / "zz-stuck.png")  # ... then a read that never returns (a hung driver)
+    web_port = free_port()
     values = config_dict(
         tmp_path / "state", free_port(),
         uplink={"enabled": False},
         camera={"source": "replay", "replay_path": str(frames), "fps": 10},
         thermometer={"protocol": "gy-mcu90614", "port": simulator.path},
-        web={"port": free_port()},
+        web={"port": web_port},
         service={"stale_after_s": 2, "restart_budget": 1, "health_interval_s": 0.2},
     )  # fmt: skip
     config = write_config(tmp_path / "kiosk.toml", values)
@@ -71,12 +75,16 @@ def test_a_stalled_camera_stops_the_watchdog_and_ends_the_service_non_zero(
     env = {"NOTIFY_SOCKET": str(systemd.path), "WATCHDOG_USEC": "3000000"}
     started = time.monotonic()
     proc = kiosk_popen("run", "--config", str(config), env=env)
+    probes: list[tuple[int, str]] = []
+    prober = threading.Thread(target=probe_healthz, args=(web_port, proc, probes), daemon=True)
+    prober.start()
     try:
         _, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
         systemd.close()
+        prober.join(5)
     ended = time.monotonic()
     lines = [line for _, line in systemd.messages]
     assert proc.returncode == EXIT_STALLED, err
@@ -88,3 +96,20 @@ def test_a_stalled_camera_stops_the_watchdog_and_ends_the_service_non_zero(
     assert stale and stale[-1] > pings[-1]  # the last word before giving up: not fresh
     assert ended - pings[-1] >= 2.0  # no ping during the final stall (stale_after_s)
     assert 4.0 <= ended - started < 40
+    # /healthz: 200 while everything was fresh, 503 naming the camera while it hung
+    answers = [(code, json.loads(body)) for code, body in probes]
+    assert any(code == 200 and doc["status"] == "ok" for code, doc in answers), probes
+    assert any(code == 503 and doc["stale"] == ["camera"] for code, doc in answers), probes
+
+
+def probe_healthz(port: int, proc: subprocess.Popen[str], out: list[tuple[int, str]]) -> None:
+    while proc.poll() is None:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+            conn.request("GET", "/healthz")
+            answer = conn.getresponse()
+            out.append((answer.status, answer.read().decode()))
+            conn.close()
+        except OSError:
+            pass
+        time.sleep(0.2)
