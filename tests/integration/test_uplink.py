@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -17,7 +18,7 @@ from kiosk.model import Entry, Outcome
 from kiosk.uplink.collector import Collector, Received
 from kiosk.uplink.localbroker import BrokerTls, LocalBroker
 from kiosk.uplink.publisher import Publisher
-from tests.helpers import Pki, make_config
+from tests.helpers import Pki, config_dict, kiosk_cmd, make_config, write_config
 
 pytestmark = pytest.mark.integration
 
@@ -214,6 +215,12 @@ def test_acl_rejection_is_parked_not_lost_and_retried_after_config_change(
             status = ledger.outbox_status()
             assert status.parked == 1
             assert publisher.health().parked == 1
+            # and a technician sees it: kiosk outbox status, run beside the kiosk
+            toml = write_config(
+                tmp_path / "kiosk.toml", config_dict(tmp_path / "state", broker.port, uplink=uplink)
+            )
+            shown = kiosk_cmd("outbox", "status", "--config", str(toml))
+            assert json.loads(shown.stdout) == {"pending": 0, "oldest_age_s": None, "parked": 1}
             delivered = {e.id: ok for e, ok in ledger.entries()}
             assert delivered[red.id] is False  # its alert is still owed
     # the county fixes the ACL; the kiosk's uplink config changes (new window): rows retried
