@@ -8,8 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from kiosk.config import Config
+from kiosk.status import StatusBoard
 from kiosk.uplink.localbroker import LocalBroker
+from kiosk.web import WebServer, create_app
 from tests.codes_support import Issuer, load_dgc_cases, make_issuer
+from tests.web_support import board_with_health
 
 DATA = Path(__file__).parent / "data"
 _REPORTS: list[str] = []
@@ -18,6 +22,20 @@ _REPORTS: list[str] = []
 @pytest.fixture
 def broker(tmp_path: Path) -> Iterator[LocalBroker]:
     with LocalBroker(tmp_path / "broker") as running:
+        yield running
+
+
+@pytest.fixture
+def board() -> StatusBoard:
+    """A status board with a realistic, fresh health snapshot."""
+    return board_with_health()
+
+
+@pytest.fixture
+def server(board: StatusBoard, config: Config) -> Iterator[WebServer]:
+    """The web app for ``board`` on a real waitress server; each module defines ``config``."""
+    app = create_app(board, config.ledger_path, config)
+    with WebServer(app, "127.0.0.1", 0, threads=config.web.threads) as running:
         yield running
 
 

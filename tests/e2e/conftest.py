@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Playwright, sync_playwright
+from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
 from tests.web_support import CHROMIUM, CHROMIUM_FLAGS
 
@@ -35,3 +35,12 @@ def shots(tmp_path: Path) -> Path:
     target = Path(os.environ.get("KIOSK_SCREENSHOT_DIR") or tmp_path / "shots")
     target.mkdir(parents=True, exist_ok=True)
     return target
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    """A fresh 1280×800 page that accepts downloads."""
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, accept_downloads=True)
+    opened = context.new_page()
+    yield opened
+    context.close()

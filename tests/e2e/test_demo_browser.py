@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Page
 
 from kiosk.app import Kiosk
 from kiosk.demo import VISITORS, DemoRig, Seen, play_visitor
@@ -43,14 +43,6 @@ def kiosk(rig: DemoRig) -> Iterator[Kiosk]:
     stop.set()
     runner.join(30)
     assert not runner.is_alive()
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1280, "height": 800}, accept_downloads=True)
-    opened = context.new_page()
-    yield opened
-    context.close()
 
 
 def test_every_demo_visitor_on_screen_in_the_ledger_and_at_the_broker(

@@ -5,7 +5,6 @@ staff login, and a CSV download that equals the ledger."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,11 +15,10 @@ from kiosk.export import csv_lines
 from kiosk.ledger import Ledger
 from kiosk.model import Outcome
 from kiosk.status import Phase, StatusBoard
-from kiosk.web import WebServer, create_app
+from kiosk.web import WebServer
 from tests.web_support import (
     DECISIONS,
     PASSWORD,
-    board_with_health,
     commit,
     idle,
     show_decision,
@@ -41,26 +39,6 @@ HEADLINES = {
 @pytest.fixture
 def config(tmp_path: Path) -> Config:
     return web_config(tmp_path / "state")
-
-
-@pytest.fixture
-def board() -> StatusBoard:
-    return board_with_health()
-
-
-@pytest.fixture
-def server(board: StatusBoard, config: Config) -> Iterator[WebServer]:
-    app = create_app(board, config.ledger_path, config)
-    with WebServer(app, "127.0.0.1", 0, threads=config.web.threads) as running:
-        yield running
-
-
-@pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(viewport={"width": 1280, "height": 800}, accept_downloads=True)
-    opened = context.new_page()
-    yield opened
-    context.close()
 
 
 def wait_version(page: Page, board: StatusBoard) -> None:

@@ -299,37 +299,21 @@ def test_mutual_tls_identity_and_per_kiosk_acl(tmp_path: Path, pki: Pki) -> None
     )
     acl = "pattern write county/demo/kiosk/%u/#\n"
     with LocalBroker(tmp_path / "broker", tls=tls, acl=acl) as broker:
-        good_cert, good_key = pki.issue("k-001", server=False)
-        config = make_config(
-            tmp_path / "state",
-            broker.port,
-            uplink={
-                "tls": {
-                    "enabled": True,
-                    "ca_file": str(pki.ca_file),
-                    "cert_file": str(good_cert),
-                    "key_file": str(good_key),
-                }
-            },
-        )
+
+        def as_kiosk(name: str) -> Config:
+            """k-001's config, presenting the client certificate issued to ``name``."""
+            cert, key = pki.issue(name, server=False)
+            tls = {"enabled": True, "ca_file": str(pki.ca_file), "cert_file": str(cert),
+                   "key_file": str(key)}  # fmt: skip
+            return make_config(tmp_path / "state", broker.port, uplink={"tls": tls})
+
+        config = as_kiosk("k-001")
         with Ledger(config.ledger_path) as ledger, publishing(config):
             commit(ledger, 5)
             assert wait_until(lambda: ledger.outbox_status().pending == 0)
             assert ledger.outbox_status().parked == 0
         # a certificate for another kiosk may not publish as k-001: parked, not lost
-        other_cert, other_key = pki.issue("k-002", server=False)
-        config = make_config(
-            tmp_path / "state",
-            broker.port,
-            uplink={
-                "tls": {
-                    "enabled": True,
-                    "ca_file": str(pki.ca_file),
-                    "cert_file": str(other_cert),
-                    "key_file": str(other_key),
-                }
-            },
-        )
+        config = as_kiosk("k-002")
         with Ledger(config.ledger_path) as ledger, publishing(config):
             commit(ledger, 2)
             assert wait_until(lambda: ledger.outbox_status().parked == 2)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import http.client
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,7 +17,6 @@ from kiosk.web import WebServer, create_app
 from kiosk.web.state import state_of
 from tests.web_support import (
     SseClient,
-    board_with_health,
     commit,
     http_login,
     show_decision,
@@ -31,18 +29,6 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 @pytest.fixture
 def config(tmp_path: Path) -> Config:
     return web_config(tmp_path / "state", threads=5, sse_max_streams=2, sse_stream_s=60)
-
-
-@pytest.fixture
-def board() -> StatusBoard:
-    return board_with_health()
-
-
-@pytest.fixture
-def server(board: StatusBoard, config: Config) -> Iterator[WebServer]:
-    app = create_app(board, config.ledger_path, config)
-    with WebServer(app, "127.0.0.1", 0, threads=config.web.threads) as running:
-        yield running
 
 
 def get(port: int, path: str) -> tuple[int, bytes]:
