@@ -6,6 +6,7 @@ import datetime as dt
 import ipaddress
 import json
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -81,6 +82,14 @@ def kiosk_popen(*args: str, env: dict[str, str] | None = None) -> subprocess.Pop
         text=True,
         env={**os.environ, **(env or {})},
     )
+
+
+def bind_datagram(path: Path, timeout: float = 5.0) -> socket.socket:
+    """A unix datagram socket bound at ``path``: a stand-in for systemd's or journald's."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    sock.bind(str(path))
+    sock.settimeout(timeout)
+    return sock
 
 
 class Pki:

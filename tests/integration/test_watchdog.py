@@ -6,7 +6,6 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import socket
 import subprocess
 import threading
 import time
@@ -18,7 +17,7 @@ from kiosk.codes.qrimage import write_qr_png
 from kiosk.sensors.simulator import ThermometerSimulator
 from kiosk.supervisor import EXIT_STALLED
 from kiosk.uplink.localbroker import free_port
-from tests.helpers import config_dict, kiosk_popen, write_config
+from tests.helpers import bind_datagram, config_dict, kiosk_popen, write_config
 from tests.integration.test_run import simulator  # noqa: F401 - the pty fixture
 
 pytestmark = pytest.mark.integration
@@ -29,9 +28,7 @@ class FakeSystemd:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        self.sock.bind(str(path))
-        self.sock.settimeout(0.2)
+        self.sock = bind_datagram(path, timeout=0.2)
         self.messages: list[tuple[float, str]] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)

@@ -20,15 +20,14 @@ from kiosk.journal import (
     use_journal,
 )
 from kiosk.model import Outcome
+from tests.helpers import bind_datagram
 
 
 @pytest.fixture
 def journald(tmp_path: Path) -> Iterator[tuple[socket.socket, str]]:
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    path = str(tmp_path / "journal.socket")
-    sock.bind(path)
-    sock.settimeout(5)
-    yield sock, path
+    path = tmp_path / "journal.socket"
+    sock = bind_datagram(path)
+    yield sock, str(path)
     sock.close()
 
 

@@ -10,15 +10,14 @@ from pathlib import Path
 import pytest
 
 from kiosk.sdnotify import Notifier, socket_address, watchdog_timeout
+from tests.helpers import bind_datagram
 
 
 @pytest.fixture
 def systemd(tmp_path: Path) -> Iterator[tuple[socket.socket, str]]:
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-    path = str(tmp_path / "notify")
-    sock.bind(path)
-    sock.settimeout(5)
-    yield sock, path
+    path = tmp_path / "notify"
+    sock = bind_datagram(path)
+    yield sock, str(path)
     sock.close()
 
 
