@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 from types import TracebackType
@@ -112,16 +112,7 @@ class Ledger:
             clauses.append("ts < ?")
             params.append(utc_iso(until))
         where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-        query = (
-            f"SELECT {ENTRY_COLUMNS}, NOT EXISTS "  # noqa: S608 - constant columns
-            f"(SELECT 1 FROM outbox WHERE outbox.entry = entries.n) FROM entries {where} "
-            "ORDER BY kiosk, seq"
-        )
-        try:
-            for row in self._db.execute(query, params):
-                yield entry_from_row(row[:-1]), bool(row[-1])
-        except sqlite3.Error as exc:
-            raise storage_error(exc, self.path, "reading entries") from exc
+        yield from self._select(where, "ORDER BY kiosk, seq", params)
 
     def latest(self, limit: int = 20, *, alerts_only: bool = False) -> list[tuple[Entry, bool]]:
         """The newest entries first (only those that raised an alert, if asked)."""
@@ -130,16 +121,21 @@ class Ledger:
             where = "WHERE " + " OR ".join(
                 f"reasons LIKE '%\"{reason}\"%'" for reason in sorted(ALERT_REASONS)
             )
+        return list(self._select(where, "ORDER BY n DESC LIMIT ?", [limit]))
+
+    def _select(
+        self, where: str, order: str, params: Sequence[object]
+    ) -> Iterator[tuple[Entry, bool]]:
+        """Entries with a delivered flag (no outbox row left); ``where``/``order`` are constant."""
         query = (
             f"SELECT {ENTRY_COLUMNS}, NOT EXISTS "  # noqa: S608 - constant text
-            f"(SELECT 1 FROM outbox WHERE outbox.entry = entries.n) FROM entries {where} "
-            "ORDER BY n DESC LIMIT ?"
+            f"(SELECT 1 FROM outbox WHERE outbox.entry = entries.n) FROM entries {where} {order}"
         )
         try:
-            rows = self._db.execute(query, (limit,)).fetchall()
+            for row in self._db.execute(query, params):
+                yield entry_from_row(row[:-1]), bool(row[-1])
         except sqlite3.Error as exc:
             raise storage_error(exc, self.path, "reading entries") from exc
-        return [(entry_from_row(r[:-1]), bool(r[-1])) for r in rows]
 
     def counts(self, since: datetime, until: datetime) -> dict[Outcome, int]:
         """Entries per decision in ``[since, until)``."""

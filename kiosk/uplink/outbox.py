@@ -109,17 +109,6 @@ class Outbox:
             lambda db: db.execute(sql, (unless_config, unless_config)).rowcount,
         )
 
-    def parked(self) -> list[tuple[int, str]]:
-        """(row id, reason) of every parked row."""
-        try:
-            return list(
-                self._db.execute(
-                    "SELECT id, parked_reason FROM outbox WHERE parked_at IS NOT NULL ORDER BY id"
-                )
-            )
-        except sqlite3.Error as exc:
-            raise storage_error(exc, self.path, "reading parked rows") from exc
-
     def status(self, now: float | None = None) -> OutboxStatus:
         try:
             return outbox_status(self._db, now)
