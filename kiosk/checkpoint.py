@@ -183,7 +183,8 @@ class Checkpoint:
         self.phase = Phase.VERIFYING
         self._display.show(
             phase=Phase.VERIFYING, code_seen=True, frame_t=code.t, outcome=None, reasons=(),
-            masked_name=None, code_status=None, entry_seq=None, decided_t=None,
+            masked_name=None, code_status=None, itinerary_status=None, entry_seq=None,
+            decided_t=None,
         )  # fmt: skip
         self._check_verification(visitor, now)  # offline checks are usually done already
 
@@ -214,6 +215,8 @@ class Checkpoint:
         self._display.show(
             phase=Phase.MEASURING, code_status=verification.status.value,
             masked_name=verification.masked_name,
+            itinerary_status=verification.itinerary.status.value
+            if verification.itinerary else None,
         )  # fmt: skip
 
     def _fresh_temperature(self, now: float) -> Temperature | None:
@@ -232,6 +235,7 @@ class Checkpoint:
         """Decide, commit, then show and signal; a failed commit shows SEE STAFF."""
         probe = _NORMAL if code_only else temperature
         decision = decide(verification, probe, self._rules, self._wall())
+        itinerary = verification.itinerary if verification else None
         entry = Entry.new(
             self._kiosk,
             self._site,
@@ -244,6 +248,8 @@ class Checkpoint:
             temperature_c=temperature.value_c if temperature else None,
             temperature_state=temperature.state.value if temperature else None,
             policy_version=decision.policy_version,
+            itinerary_status=itinerary.status.value if itinerary else None,
+            itinerary_updated_at=itinerary.updated_at if itinerary else None,
         )
         outcome, reasons, seq = decision.outcome, decision.reasons, None
         try:
@@ -271,6 +277,7 @@ class Checkpoint:
             reasons=reasons,
             masked_name=verification.masked_name if verification else None,
             code_status=verification.status.value if verification else None,
+            itinerary_status=entry.itinerary_status,
             temperature_c=temperature.value_c if temperature else None,
             temperature_state=temperature.state.value if temperature else None,
             entry_seq=seq,
@@ -293,8 +300,8 @@ class Checkpoint:
         self.phase = Phase.IDLE
         self._display.show(
             phase=Phase.IDLE, code_seen=False, outcome=None, reasons=(), masked_name=None,
-            code_status=None, entry_seq=None, temperature_state=None, temperature_c=None,
-            frame_t=None, temperature_t=None, decided_t=None,
+            code_status=None, itinerary_status=None, entry_seq=None, temperature_state=None,
+            temperature_c=None, frame_t=None, temperature_t=None, decided_t=None,
         )  # fmt: skip
 
     def _forget(self, now: float) -> None:

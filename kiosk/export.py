@@ -13,7 +13,7 @@ from kiosk.model import Entry
 COLUMNS = (
     "seq", "id", "ts", "kiosk", "site", "decision", "reasons", "code_kind", "code_status",
     "masked_name", "subject_hash", "temperature_c", "temperature_state", "policy_version",
-    "delivered",
+    "itinerary_status", "itinerary_updated_at", "temperature_source", "staff_name", "delivered",
 )  # fmt: skip
 
 

@@ -12,6 +12,7 @@ from types import TracebackType
 from kiosk.model import ALERT_REASONS, Entry, Outcome, utc_iso
 from kiosk.storage import (
     ENTRY_COLUMNS,
+    ENTRY_PLACEHOLDERS,
     OutboxStatus,
     StorageError,
     connect,
@@ -85,8 +86,8 @@ class Ledger:
             ).fetchone()
             committed = entry.with_seq(seq)
             row = db.execute(
-                f"INSERT INTO entries ({ENTRY_COLUMNS}) VALUES "  # noqa: S608 - constant
-                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO entries ({ENTRY_COLUMNS}) "  # noqa: S608 - constant
+                f"VALUES ({ENTRY_PLACEHOLDERS})",
                 entry_values(committed),
             ).lastrowid
             messages = [("entry", committed.entry_message())]

@@ -72,6 +72,10 @@ class Entry:
     temperature_c: float | None = None
     temperature_state: str | None = None
     policy_version: str | None = None
+    itinerary_status: str | None = None  # "normal" | "starred"; None: no itinerary given
+    itinerary_updated_at: datetime | None = None
+    temperature_source: str | None = None  # None: the kiosk's filter; "kiosk" | "clinical"
+    staff_name: str | None = None  # who decided a staff registration (人工登记)
 
     @classmethod
     def new(
@@ -123,6 +127,12 @@ class Entry:
             "temperature_c": self.temperature_c,
             "temperature_state": self.temperature_state,
             "policy_version": self.policy_version,
+            "itinerary_status": self.itinerary_status,
+            "itinerary_updated_at": (
+                None if self.itinerary_updated_at is None else utc_iso(self.itinerary_updated_at)
+            ),
+            "temperature_source": self.temperature_source,
+            "staff_name": self.staff_name,
         }
 
     def entry_message(self) -> bytes:
@@ -221,6 +231,21 @@ class CodeStatus(StrEnum):
     TIMEOUT = "timeout"
 
 
+class ItineraryStatus(StrEnum):
+    """The itinerary card (行程卡): starred = a city with a medium/high-risk area in 14 days."""
+
+    NORMAL = "normal"
+    STARRED = "starred"
+
+
+@dataclass(frozen=True)
+class Itinerary:
+    """The itinerary status the county platform reports beside the health code (两码合一)."""
+
+    status: ItineraryStatus
+    updated_at: datetime
+
+
 @dataclass(frozen=True)
 class Verification:
     """What a verifier concluded about one code; no raw code text, ID number or full name.
@@ -242,6 +267,7 @@ class Verification:
     test_at: datetime | None = None
     test_result: str | None = None
     vaccine_doses: int | None = None
+    itinerary: Itinerary | None = None
 
 
 @dataclass(frozen=True)
@@ -274,6 +300,7 @@ class PassClaims:
     test_at: datetime | None = None
     test_result: str | None = None  # "negative" | "positive"
     vaccine_doses: int | None = None
+    itinerary: Itinerary | None = None  # claim "it" (spec 1.1); absent in 1.0 passes
 
 
 # -- scanner ------------------------------------------------------------------------------

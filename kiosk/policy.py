@@ -8,7 +8,15 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Protocol
 
-from kiosk.model import CodeStatus, Decision, Outcome, Temperature, TempState, Verification
+from kiosk.model import (
+    CodeStatus,
+    Decision,
+    ItineraryStatus,
+    Outcome,
+    Temperature,
+    TempState,
+    Verification,
+)
 from kiosk.reasons import (
     CODE_EXPIRED,
     CODE_MALFORMED,
@@ -17,6 +25,9 @@ from kiosk.reasons import (
     CODE_NOT_FOUND,
     CODE_RED,
     CODE_YELLOW,
+    ITINERARY_MISSING,
+    ITINERARY_STALE,
+    ITINERARY_STARRED,
     TEMP_FEVER,
     TEMP_NOT_READY,
     TEMP_OUT_OF_RANGE,
@@ -28,7 +39,7 @@ from kiosk.reasons import (
 )
 
 #: Bumped whenever the logic below changes meaning; the rules' fingerprint follows it.
-LOGIC_VERSION = "1"
+LOGIC_VERSION = "2"  # 2: the itinerary card rules
 #: A body temperature outside this range is a bad reading, not a fever or a pass.
 PLAUSIBLE_C = (34.0, 43.0)
 #: How far a test time may lie in the future before it is suspicious (clock skew).
@@ -53,6 +64,10 @@ class Rules(Protocol):
     def unverified_outcome(self) -> str: ...
     @property
     def not_ready_outcome(self) -> str: ...
+    @property
+    def starred_itinerary(self) -> str: ...
+    @property
+    def max_itinerary_age_d(self) -> int: ...
 
 
 def policy_version(rules: Rules) -> str:
@@ -64,6 +79,8 @@ def policy_version(rules: Rules) -> str:
         "doses": rules.min_vaccine_doses,
         "unverified": rules.unverified_outcome,
         "not_ready": rules.not_ready_outcome,
+        "starred": rules.starred_itinerary,
+        "itinerary_d": rules.max_itinerary_age_d,
     }
     digest = hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:8]
     return f"{LOGIC_VERSION}+{digest}"
@@ -99,6 +116,26 @@ def _code(v: Verification | None, rules: Rules, now: datetime) -> list[tuple[Out
             found.append((Outcome.DENY, TEST_TOO_OLD))
     if rules.min_vaccine_doses and (v.vaccine_doses or 0) < rules.min_vaccine_doses:
         found.append((Outcome.DENY, VACCINE_INSUFFICIENT))
+    return found + _itinerary(v, rules, now)
+
+
+def _itinerary(v: Verification, rules: Rules, now: datetime) -> list[tuple[Outcome, str]]:
+    """The itinerary card of a verified code: starred, and (if required) present and recent.
+
+    ``starred_itinerary`` is refer, deny or ignore. With ``max_itinerary_age_d`` set, a code
+    without an itinerary, or with one older than that, cannot be checked for it: it gets
+    ``unverified_outcome`` (refer or deny), like any other check that could not be made.
+    """
+    found: list[tuple[Outcome, str]] = []
+    it = v.itinerary
+    if it is not None and it.status is ItineraryStatus.STARRED:
+        if rules.starred_itinerary != "ignore":
+            found.append((_never_pass(rules.starred_itinerary), ITINERARY_STARRED))
+    if rules.max_itinerary_age_d:
+        if it is None:
+            found.append((_never_pass(rules.unverified_outcome), ITINERARY_MISSING))
+        elif now - it.updated_at > timedelta(days=rules.max_itinerary_age_d):
+            found.append((_never_pass(rules.unverified_outcome), ITINERARY_STALE))
     return found
 
 

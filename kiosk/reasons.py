@@ -45,6 +45,10 @@ TEST_TOO_OLD = "test.too_old"
 TEST_POSITIVE = "test.positive"
 TEST_IN_FUTURE = "test.in_future"
 VACCINE_INSUFFICIENT = "vaccine.insufficient"
+# -- the itinerary card (行程卡) -------------------------------------------------------------
+ITINERARY_STARRED = "itinerary.starred"
+ITINERARY_STALE = "itinerary.stale"
+ITINERARY_MISSING = "itinerary.missing"
 # -- temperature -----------------------------------------------------------------------------
 TEMP_FEVER = "temp.fever"
 TEMP_NOT_READY = "temp.not_ready"
@@ -115,6 +119,13 @@ _TABLE = (
     Reason(TEST_POSITIVE, "核酸检测结果阳性", "The nucleic-acid test is positive"),
     Reason(TEST_IN_FUTURE, "检测时间晚于当前时间", "The test time lies in the future"),
     Reason(VACCINE_INSUFFICIENT, "疫苗接种剂次不足", "Not enough vaccination doses"),
+    Reason(
+        ITINERARY_STARRED,
+        "行程卡带星号，请联系工作人员",
+        "Itinerary card starred: a city with a risk area in the last 14 days",
+    ),
+    Reason(ITINERARY_STALE, "行程卡信息过旧，请更新", "The itinerary card is out of date"),
+    Reason(ITINERARY_MISSING, "未获取到行程卡信息", "No itinerary card on record"),
     Reason(TEMP_FEVER, "体温异常，请联系工作人员", "Elevated temperature"),
     Reason(TEMP_NOT_READY, "未完成测温，请将手腕或额头靠近测温区", "Temperature not measured yet"),
     Reason(TEMP_OUT_OF_RANGE, "测温结果不可信，请重新测温", "Implausible temperature reading"),
@@ -122,6 +133,23 @@ _TABLE = (
 
 #: Every reason code the kiosk can give, with its texts.
 REASONS: dict[str, Reason] = {r.code: r for r in _TABLE}
+
+# -- staff registration (人工登记): the staff member decides, these say why and how ----------
+STAFF_MANUAL = "staff.manual"
+MANUAL_NO_PHONE = "manual.no_phone"
+MANUAL_PHONE_FLAT = "manual.phone_flat"
+MANUAL_PASS_LOST = "manual.pass_lost"  # noqa: S105 - a reason code
+
+#: Reasons of an entry a staff member registered by hand; not the policy's.
+MANUAL: dict[str, Reason] = {
+    r.code: r
+    for r in (
+        Reason(STAFF_MANUAL, "工作人员人工登记", "Registered by staff"),
+        Reason(MANUAL_NO_PHONE, "无智能手机", "No smartphone"),
+        Reason(MANUAL_PHONE_FLAT, "手机没电", "Phone battery flat"),
+        Reason(MANUAL_PASS_LOST, "纸质通行证遗失", "Paper pass lost"),
+    )
+}
 
 # -- the kiosk itself: shown on screen, never a verdict on a code ------------------------------
 STORAGE_ERROR = "storage.error"
@@ -149,7 +177,7 @@ NOTICES: dict[str, Reason] = {
 
 def describe(code: str) -> Reason:
     """The texts for ``code``; an unknown code gets a generic text that names it."""
-    known = REASONS.get(code) or NOTICES.get(code)
+    known = REASONS.get(code) or MANUAL.get(code) or NOTICES.get(code)
     if known is not None:
         return known
     return Reason(code, f"请联系工作人员（{code}）", f"Please see staff ({code})")

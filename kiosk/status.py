@@ -43,6 +43,7 @@ class Screen:
     reasons: tuple[str, ...] = ()
     masked_name: str | None = None
     code_status: str | None = None
+    itinerary_status: str | None = None  # normal | starred; None: no itinerary card given
     entry_seq: int | None = None
     frame_t: float | None = None
     temperature_t: float | None = None
@@ -61,6 +62,7 @@ class Screen:
             "reasons": list(self.reasons),
             "masked_name": self.masked_name,
             "code_status": self.code_status,
+            "itinerary_status": self.itinerary_status,
             "entry_seq": self.entry_seq,
             "frame_t": self.frame_t,
             "temperature_t": self.temperature_t,

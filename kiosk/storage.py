@@ -16,7 +16,7 @@ from kiosk.model import Entry, Outcome, parse_utc, utc_iso
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 #: Each migration takes the schema from version ``index`` to ``index + 1``; never edit old ones.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -54,12 +54,21 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX outbox_ready ON outbox (kind, id) WHERE parked_at IS NULL",
         "CREATE INDEX outbox_entry ON outbox (entry)",
     ),
+    (  # v2: the itinerary card and staff registrations (人工登记)
+        "ALTER TABLE entries ADD COLUMN itinerary_status TEXT",
+        "ALTER TABLE entries ADD COLUMN itinerary_updated_at TEXT",
+        "ALTER TABLE entries ADD COLUMN temperature_source TEXT",
+        "ALTER TABLE entries ADD COLUMN staff_name TEXT",
+    ),
 )
 
 ENTRY_COLUMNS = (
     "id, seq, kiosk, site, ts, decision, reasons, code_kind, code_status, masked_name, "
-    "subject_hash, temperature_c, temperature_state, policy_version"
+    "subject_hash, temperature_c, temperature_state, policy_version, itinerary_status, "
+    "itinerary_updated_at, temperature_source, staff_name"
 )
+#: ``?, ?, …`` for an INSERT of ``ENTRY_COLUMNS``.
+ENTRY_PLACEHOLDERS = ", ".join("?" * len(ENTRY_COLUMNS.split(",")))
 
 Sync = Literal["FULL", "NORMAL"]
 T = TypeVar("T")
@@ -228,6 +237,10 @@ def entry_values(entry: Entry) -> tuple[Any, ...]:
         entry.temperature_c,
         entry.temperature_state,
         entry.policy_version,
+        entry.itinerary_status,
+        None if entry.itinerary_updated_at is None else utc_iso(entry.itinerary_updated_at),
+        entry.temperature_source,
+        entry.staff_name,
     )
 
 
@@ -248,4 +261,8 @@ def entry_from_row(row: tuple[Any, ...]) -> Entry:
         temperature_c=row[11],
         temperature_state=row[12],
         policy_version=row[13],
+        itinerary_status=row[14],
+        itinerary_updated_at=None if row[15] is None else parse_utc(row[15]),
+        temperature_source=row[16],
+        staff_name=row[17],
     )

@@ -18,7 +18,15 @@ from kiosk.codes.privacy import mask_name
 from kiosk.codes.qrimage import read_qr_texts, write_qr_png
 from kiosk.codes.verifier import Verifier, utc_now
 from kiosk.config import Config, load
-from kiosk.model import CodeStatus, PassClaims, Verification, parse_utc, utc_iso
+from kiosk.model import (
+    CodeStatus,
+    Itinerary,
+    ItineraryStatus,
+    PassClaims,
+    Verification,
+    parse_utc,
+    utc_iso,
+)
 from kiosk.reasons import CODE_MISSING, describe
 
 
@@ -42,6 +50,10 @@ def register(commands: Commands) -> None:
     issue.add_argument("--test-at", type=parse_utc, help="nucleic-acid sample time")
     issue.add_argument("--test-result", choices=["negative", "positive"])
     issue.add_argument("--doses", type=int, help="vaccination doses")
+    issue.add_argument(
+        "--itinerary", choices=["normal", "starred"], help="itinerary card (claim it, spec 1.1)"
+    )
+    issue.add_argument("--itinerary-at", type=parse_utc, help="itinerary update (default now)")
     issue.add_argument("--png", type=Path, help="also write the QR code to this PNG file")
 
     verify = commands.add("verify", "verify a code's text or the QR codes in an image", _verify)
@@ -96,6 +108,10 @@ def _issue(args: argparse.Namespace, _ctx: Context) -> int:
         print("pass issue: give --test-at and --test-result together", file=sys.stderr)
         return 2
     issued = (args.issued_at or utc_now()).replace(microsecond=0)  # NumericDate: whole seconds
+    itinerary = None
+    if args.itinerary is not None:
+        at = (args.itinerary_at or issued).replace(microsecond=0)
+        itinerary = Itinerary(ItineraryStatus(args.itinerary), at)
     claims = PassClaims(
         issuer=key.issuer,
         subject_key=args.subject,
@@ -109,6 +125,7 @@ def _issue(args: argparse.Namespace, _ctx: Context) -> int:
         test_at=args.test_at,
         test_result=args.test_result,
         vaccine_doses=args.doses,
+        itinerary=itinerary,
     )
     try:
         text = county.issue(claims, key)
@@ -164,7 +181,9 @@ def _doc(v: Verification) -> dict[str, Any]:
     doc: dict[str, Any] = {}
     for f in dataclasses.fields(v):
         value = getattr(v, f.name)
-        if isinstance(value, datetime):
+        if isinstance(value, Itinerary):
+            value = {"status": value.status.value, "updated_at": utc_iso(value.updated_at)}
+        elif isinstance(value, datetime):
             value = utc_iso(value)
         elif isinstance(value, tuple):
             value = list(value)

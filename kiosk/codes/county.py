@@ -29,7 +29,7 @@ from kiosk.codes.errors import CodeError
 from kiosk.codes.keys import IssuerKey
 from kiosk.codes.privacy import looks_like_id_number, mask_name
 from kiosk.codes.trust import TrustList, verify_any
-from kiosk.model import CodeStatus, PassClaims, Verification
+from kiosk.model import CodeStatus, Itinerary, ItineraryStatus, PassClaims, Verification
 from kiosk.reasons import (
     CODE_EXPIRED,
     CODE_KEY_NOT_VALID,
@@ -69,6 +69,9 @@ def encode_claims(claims: PassClaims) -> bytes:
         health["na"] = {"t": _epoch(claims.test_at), "r": claims.test_result}
     if claims.vaccine_doses is not None:
         health["vd"] = claims.vaccine_doses
+    if claims.itinerary is not None:
+        it = claims.itinerary
+        health["it"] = {"s": it.status.value, "u": _epoch(it.updated_at)}
     cwt = {
         CLAIM_ISS: claims.issuer,
         CLAIM_SUB: claims.subject_key,
@@ -145,7 +148,19 @@ def parse_claims(cwt: dict[Any, Any]) -> PassClaims:
         test_at=test_at,
         test_result=test_result,
         vaccine_doses=doses,
+        itinerary=_itinerary(health.get("it")),
     )
+
+
+def _itinerary(claim: Any) -> Itinerary | None:
+    """The optional itinerary claim ``it`` (spec 1.1): ``{"s": normal|starred, "u": uint}``."""
+    if claim is None:
+        return None
+    statuses = {s.value: s for s in ItineraryStatus}
+    status = claim.get("s") if isinstance(claim, dict) else None
+    if not isinstance(status, str) or status not in statuses:
+        raise CodeError(CODE_MALFORMED, "it must hold s = normal or starred and a time u")
+    return Itinerary(statuses[status], _time(int_claim(claim, "u")))
 
 
 def verify(
@@ -192,6 +207,7 @@ def verify(
         test_at=claims.test_at,
         test_result=claims.test_result,
         vaccine_doses=claims.vaccine_doses,
+        itinerary=claims.itinerary,
     )
 
 

@@ -19,7 +19,15 @@ from urllib.parse import urlsplit
 
 from kiosk import __version__
 from kiosk.codes.privacy import mask_name
-from kiosk.model import CodeStatus, Verification, parse_utc, utc_iso, uuid7
+from kiosk.model import (
+    CodeStatus,
+    Itinerary,
+    ItineraryStatus,
+    Verification,
+    parse_utc,
+    utc_iso,
+    uuid7,
+)
 from kiosk.reasons import (
     CODE_EXPIRED,
     CODE_NOT_FOUND,
@@ -197,7 +205,15 @@ class OnlineVerifier:
             test_at=test_at,
             test_result=test_result,
             vaccine_doses=doses,
+            itinerary=_itinerary(doc.get("itinerary")),
         )
+
+
+def _itinerary(value: Any) -> Itinerary | None:
+    """``"itinerary": {"status": "normal"|"starred", "updated_at": ISO 8601}``, optional."""
+    if value is None:
+        return None
+    return Itinerary(ItineraryStatus(value["status"]), parse_utc(str(value["updated_at"])))
 
 
 def _opt_text(doc: Any, key: str, limit: int) -> str | None:

@@ -122,3 +122,16 @@ class PolicySection:
         "refer", doc="outcome when no decision-grade temperature is there (refer, deny)",
         check=_never_pass,
     )  # fmt: skip
+    starred_itinerary: str = setting(
+        "refer",
+        doc="outcome for a starred itinerary card (行程卡带星号): refer, deny or ignore",
+        check=lambda v: None if v in ("refer", "deny", "ignore")
+        else f'expected "refer", "deny" or "ignore", got "{v}"',
+    )  # fmt: skip
+    max_itinerary_age_d: int = setting(
+        0,
+        doc="an itinerary card updated at most this many days ago is required (0 = none); "
+        "missing or older gets unverified_outcome",
+        min=0,
+        max=14,
+    )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import sqlite3
 import subprocess
@@ -13,7 +14,7 @@ import pytest
 
 from kiosk.ledger import Ledger
 from kiosk.model import Entry, Outcome
-from kiosk.storage import SCHEMA_VERSION, StorageError, StorageFull
+from kiosk.storage import MIGRATIONS, SCHEMA_VERSION, StorageError, StorageFull
 from kiosk.uplink.outbox import Outbox
 
 
@@ -113,6 +114,37 @@ def test_full_disk_raises_clear_error_and_ledger_recovers(tmp_path: Path) -> Non
         assert ledger.outbox_status().pending == committed + 1
     with Ledger(path) as ledger:  # space again: numbering continues without a gap
         assert ledger.commit(_entry()).seq == committed + 2
+
+
+def test_a_v1_ledger_migrates_and_keeps_its_entries(tmp_path: Path) -> None:
+    """v2 adds the itinerary and staff-registration columns; old rows read back with nulls."""
+    path = tmp_path / "ledger.sqlite"
+    db = sqlite3.connect(path)
+    for statement in MIGRATIONS[0]:
+        db.execute(statement)
+    db.execute("PRAGMA user_version=1")
+    db.execute("INSERT INTO counters VALUES ('k-001', 1)")
+    db.execute(
+        "INSERT INTO entries (id, seq, kiosk, site, ts, decision, reasons) VALUES "
+        "('0193a0b0-0000-7000-8000-000000000001', 1, 'k-001', 'fanzhuang', "
+        "'2026-11-28T09:00:00.000Z', 'pass', '[]')"
+    )
+    db.commit()
+    db.close()
+    with Ledger(path) as ledger:
+        [(old, _)] = list(ledger.entries())
+        assert (old.seq, old.itinerary_status, old.staff_name) == (1, None, None)
+        new = ledger.commit(
+            dataclasses.replace(
+                _entry(Outcome.REFER, ("itinerary.starred",)),
+                itinerary_status="starred",
+                itinerary_updated_at=datetime(2026, 11, 27, 10, tzinfo=UTC),
+            )
+        )
+        assert new.seq == 2
+        back = [e for e, _ in ledger.entries()][1]
+    assert back == new
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
 
 
 def test_newer_schema_is_refused_with_a_clear_message(tmp_path: Path) -> None:

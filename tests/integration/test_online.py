@@ -12,7 +12,7 @@ import pytest
 from kiosk.codes.county_sim import CountyService, TlsFiles, make_tls
 from kiosk.codes.verifier import Verifier
 from kiosk.config import ConfigError, OnlineVerifySection, VerifySection
-from kiosk.model import CodeStatus
+from kiosk.model import CodeStatus, Itinerary, ItineraryStatus, parse_utc
 
 pytestmark = pytest.mark.integration
 
@@ -80,6 +80,26 @@ def test_normal_answer_maps_onto_the_status_set(
     assert request["ts"] == "2026-11-28T09:00:00.000Z" and len(request["request_id"]) == 36
 
 
+@pytest.mark.parametrize("status", ["normal", "starred"])
+def test_answer_with_an_itinerary_carries_it(
+    tls: TlsFiles, secrets: tuple[Path, Path], status: str
+) -> None:
+    itinerary = {"status": status, "updated_at": "2026-11-28T05:00:00Z"}
+    with CountyService(tls, {TOKEN: {**ANSWER, "itinerary": itinerary}},
+                       credential=CREDENTIAL) as svc:  # fmt: skip
+        v = verifier(svc.url, tls, secrets).verify(TOKEN, NOW)
+    expected = Itinerary(ItineraryStatus(status), parse_utc("2026-11-28T05:00:00Z"))
+    assert (v.status, v.valid, v.itinerary) == (CodeStatus.YELLOW, True, expected)
+
+
+def test_answer_without_an_itinerary_has_none(
+    normal: CountyService, tls: TlsFiles, secrets: tuple[Path, Path]
+) -> None:
+    assert "itinerary" not in ANSWER
+    v = verifier(normal.url, tls, secrets).verify(TOKEN, NOW)
+    assert (v.valid, v.itinerary) == (True, None)
+
+
 def test_unknown_token_is_not_found(
     normal: CountyService, tls: TlsFiles, secrets: tuple[Path, Path]
 ) -> None:
@@ -141,6 +161,10 @@ def test_malformed_json_is_failed(tls: TlsFiles, secrets: tuple[Path, Path]) -> 
         ["green"],
         {"status": "green", "vaccine_doses": "3"},
         {"status": "green", "test": {"at": "yesterday", "result": "negative"}},
+        {"status": "green", "itinerary": {"status": "amber", "updated_at": "2026-11-28T05:00Z"}},
+        {"status": "green", "itinerary": {"status": "starred"}},
+        {"status": "green", "itinerary": {"status": "normal", "updated_at": "last week"}},
+        {"status": "green", "itinerary": "starred"},
     ],
 )
 def test_wrong_shaped_answers_are_failed(

@@ -75,6 +75,20 @@ def test_issued_pass_verifies_as_text_stdin_and_image(
     assert "小明" not in json.dumps(by_text, ensure_ascii=False)
 
 
+def test_verify_passes_with_and_without_the_itinerary_claim(
+    keys: dict[str, dict[str, Any]],
+) -> None:
+    without = verify(keys["county"], issue(keys["county"])["text"])
+    assert (without["valid"], without["itinerary"]) == (True, None)
+    starred = issue(keys["county"], "--itinerary", "starred",
+                    "--itinerary-at", "2026-11-27T10:00:00Z")  # fmt: skip
+    found = verify(keys["county"], starred["text"])
+    assert (found["valid"], found["status"]) == (True, "green")
+    assert found["itinerary"] == {"status": "starred", "updated_at": "2026-11-27T10:00:00.000Z"}
+    normal = verify(keys["county"], issue(keys["county"], "--itinerary", "normal")["text"])
+    assert normal["valid"] and normal["itinerary"]["status"] == "normal"
+
+
 def test_each_kind_of_bad_pass_has_its_own_reason(
     keys: dict[str, dict[str, Any]],
 ) -> None:

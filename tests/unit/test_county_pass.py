@@ -15,7 +15,7 @@ from kiosk.codes.privacy import SubjectHasher
 from kiosk.codes.trust import TrustList, load_trust
 from kiosk.codes.verifier import Verifier
 from kiosk.config import VerifySection
-from kiosk.model import CodeStatus, PassClaims
+from kiosk.model import CodeStatus, Itinerary, ItineraryStatus, PassClaims
 from tests.codes_support import Issuer, make_issuer
 
 NOW = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
@@ -61,6 +61,24 @@ def test_issued_pass_verifies_with_every_claim(county_issuer: Issuer) -> None:
     assert v.test_result == "negative" and v.test_at == NOW - timedelta(hours=20)
     assert v.subject_hash == hasher("county:330106", SUBJECT)
     assert SUBJECT not in repr(v)
+
+
+@pytest.mark.parametrize("status", list(ItineraryStatus))
+def test_itinerary_claim_is_carried(county_issuer: Issuer, status: ItineraryStatus) -> None:
+    itinerary = Itinerary(status, NOW - timedelta(days=2))
+    text = county.issue(claims(itinerary=itinerary), county_issuer.key)
+    cwt = cbor2.loads(county.encode_claims(claims(itinerary=itinerary)))
+    assert cwt[county.CLAIM_HEALTH]["it"] == {"s": status.value, "u": int(NOW.timestamp()) - 172800}
+    v = county.verify(text, trust_of(county_issuer), NOW, SubjectHasher(None))
+    assert (v.valid, v.status, v.itinerary) == (True, CodeStatus.GREEN, itinerary)
+
+
+def test_pass_without_itinerary_stays_valid(county_issuer: Issuer) -> None:
+    """Spec 1.0 passes (no ``it``) verify unchanged under 1.1."""
+    text = county.issue(claims(), county_issuer.key)
+    assert "it" not in cbor2.loads(county.encode_claims(claims()))[county.CLAIM_HEALTH]
+    v = county.verify(text, trust_of(county_issuer), NOW, SubjectHasher(None))
+    assert (v.valid, v.itinerary) == (True, None)
 
 
 def test_eddsa_pass_verifies(tmp_path: Path) -> None:
@@ -155,6 +173,10 @@ def _signed(issuer: Issuer, cwt: dict[object, object]) -> str:
         {"na": {"t": 1, "r": "maybe"}},
         {"vd": -1},
         {"vd": True},
+        {"it": "starred"},
+        {"it": {"s": "amber", "u": 1}},
+        {"it": {"s": "starred"}},
+        {"it": {"s": "normal", "u": -5}},
     ],
 )
 def test_signed_but_malformed_health_claims(

@@ -12,9 +12,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from kiosk.config import PolicySection
-from kiosk.model import CodeStatus, Outcome, Temperature, TempState, Verification
+from kiosk.model import (
+    CodeStatus,
+    Itinerary,
+    ItineraryStatus,
+    Outcome,
+    Temperature,
+    TempState,
+    Verification,
+)
 from kiosk.policy import decide, policy_version
-from kiosk.reasons import REASONS, describe
+from kiosk.reasons import MANUAL, REASONS, describe
 
 NOW = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
 P, D, R = Outcome.PASS, Outcome.DENY, Outcome.REFER
@@ -112,6 +120,41 @@ TABLE: list[Row] = [
 ] + [(failed(r), OK, {}, R, (r,)) for r in VERIFIER_REASONS]
 
 
+def it(status: str, days_ago: float = 1.0) -> Itinerary:
+    return Itinerary(ItineraryStatus(status), NOW - timedelta(days=days_ago))
+
+
+NORMAL_IT, STARRED = v(itinerary=it("normal")), v(itinerary=it("starred"))
+SEVEN = {"max_itinerary_age_d": 7}
+ITINERARY_TABLE: list[Row] = [
+    (NORMAL_IT, OK, {}, P, ()),
+    (STARRED, OK, {}, R, ("itinerary.starred",)),
+    (STARRED, OK, {"starred_itinerary": "refer"}, R, ("itinerary.starred",)),
+    (STARRED, OK, {"starred_itinerary": "deny"}, D, ("itinerary.starred",)),
+    (STARRED, OK, {"starred_itinerary": "ignore"}, P, ()),
+    (STARRED, t(TempState.FEVER, 38.2), {}, D, ("itinerary.starred", "temp.fever")),
+    (STARRED, None, {}, R, ("itinerary.starred", "temp.not_ready")),
+    (v(status=CodeStatus.RED, itinerary=it("starred")), OK, {}, D,
+     ("code.red", "itinerary.starred")),
+    (GREEN, OK, {}, P, ()),  # a pass without it (spec 1.0) stays valid when no age is required
+    (GREEN, OK, SEVEN, R, ("itinerary.missing",)),
+    (GREEN, OK, {**SEVEN, "unverified_outcome": "deny"}, D, ("itinerary.missing",)),
+    (v(itinerary=it("normal", 6.9)), OK, SEVEN, P, ()),
+    (v(itinerary=it("normal", 7.1)), OK, SEVEN, R, ("itinerary.stale",)),
+    (v(itinerary=it("normal", 7.1)), OK, {**SEVEN, "unverified_outcome": "deny"}, D,
+     ("itinerary.stale",)),
+    (v(itinerary=it("starred", 10)), OK, SEVEN, R, ("itinerary.starred", "itinerary.stale")),
+    (v(itinerary=it("starred", 10)), OK, {**SEVEN, "starred_itinerary": "deny"}, D,
+     ("itinerary.starred", "itinerary.stale")),
+    (v(itinerary=it("starred", 10)), OK, {**SEVEN, "starred_itinerary": "ignore"}, R,
+     ("itinerary.stale",)),
+    # an unverified code's itinerary is not read at all: the code's own reason decides
+    (Verification("online-token", CodeStatus.FAILED, False, ("verify.timeout",),
+                  itinerary=it("starred")), OK, SEVEN, R, ("verify.timeout",)),
+]  # fmt: skip
+TABLE += ITINERARY_TABLE
+
+
 @pytest.mark.parametrize(("verification", "temp", "changes", "outcome", "reasons"), TABLE)
 def test_policy_table(
     verification: Verification | None,
@@ -140,9 +183,11 @@ def test_every_reason_has_both_texts() -> None:
 
 def test_policy_version_changes_with_the_rules() -> None:
     base = policy_version(PolicySection())
-    assert base == policy_version(PolicySection()) and base.startswith("1+")
+    assert base == policy_version(PolicySection()) and base.startswith("2+")
     assert base != policy_version(PolicySection(fever_threshold_c=37.5))
     assert base != policy_version(PolicySection(unverified_outcome="deny"))
+    assert base != policy_version(PolicySection(starred_itinerary="deny"))
+    assert base != policy_version(PolicySection(max_itinerary_age_d=7))
 
 
 STATUSES = list(CodeStatus)
@@ -210,5 +255,5 @@ def test_docs_list_every_reason_code() -> None:
     from pathlib import Path
 
     doc = (Path(__file__).parents[2] / "docs" / "reasons.md").read_text(encoding="utf-8")
-    for code, reason in REASONS.items():
+    for code, reason in {**REASONS, **MANUAL}.items():
         assert f"| `{code}` |" in doc and reason.zh in doc, code
