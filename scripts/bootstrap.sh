@@ -7,10 +7,11 @@ cd "$(dirname "$0")/.."
 
 profile="${1:-run}"
 # Debian packages each profile needs. Keep the lists short and name why.
-# local broker for the demo; ZBar for pyzbar; a CJK font for the kiosk screen
-run_packages=(mosquitto libzbar0 fonts-wqy-microhei)
+# local broker for the demo; ZBar for pyzbar; a CJK font for the kiosk screen; espeak-ng and
+# vorbis-tools build (and check) the screen's Mandarin voice clips offline
+run_packages=(mosquitto libzbar0 fonts-wqy-microhei espeak-ng vorbis-tools)
 # + socat pty links (re-plug tests), headless Chromium for e2e, shellcheck for install-pi.sh
-dev_packages=(mosquitto libzbar0 fonts-wqy-microhei socat chromium shellcheck)
+dev_packages=(mosquitto libzbar0 fonts-wqy-microhei espeak-ng vorbis-tools socat chromium shellcheck)
 [ "$profile" = dev ] && wanted=("${dev_packages[@]}") || wanted=("${run_packages[@]}")
 
 say() { printf 'bootstrap: %s\n' "$*" >&2; }
@@ -47,4 +48,8 @@ if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   say "installing checkpoint-kiosk$extras into .venv"
   .venv/bin/python -m pip install -q --disable-pip-version-check -e ".$extras"
   touch "$stamp"
+fi
+# the voice clips are committed; a clip added to kiosk/web/voice.py is built here
+if ! .venv/bin/kiosk web voice --if-missing >/dev/null; then
+  say "voice clips could not be built (apt install espeak-ng vorbis-tools); the screen stays silent"
 fi

@@ -119,7 +119,9 @@ installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install o
 candidate() { apt-cache policy "$1" 2>/dev/null | grep -q 'Candidate: [^(]'; }
 
 install_packages() {
-  local wanted=(python3 python3-venv libzbar0 ca-certificates fonts-noto-cjk mosquitto-clients cage)
+  # espeak-ng + vorbis-tools: the screen's Mandarin voice clips are built locally, never online
+  local wanted=(python3 python3-venv libzbar0 ca-certificates fonts-noto-cjk mosquitto-clients cage
+    espeak-ng vorbis-tools)
   local missing=() pkg
   [ "$on_pi" = 1 ] && wanted+=(python3-picamera2 python3-lgpio)
   for pkg in chromium chromium-browser; do   # Debian names it chromium, older Pi OS chromium-browser
@@ -183,6 +185,8 @@ install_venv() {
   [ "$on_pi" = 1 ] && constraints=(--constraint "$SRC/scripts/pi-constraints.txt")
   run "$ROOT$VENV/bin/pip" install --quiet --disable-pip-version-check --no-cache-dir \
     "${constraints[@]}" --upgrade "$SRC"
+  # the voice clips ship as package data; build any that are missing (espeak-ng, offline)
+  run "$ROOT$VENV/bin/kiosk" web voice --if-missing
   put_text "$stamp" 0644 "$want" || true
   code_changed=1
 }
@@ -261,7 +265,7 @@ do_install() {
   check_system
   install_packages
   ensure_user kiosk "$STATE" video dialout gpio
-  ensure_user kiosk-screen /var/lib/kiosk-screen video render input
+  ensure_user kiosk-screen /var/lib/kiosk-screen video render input audio
   install_venv
   install_files
   install_units

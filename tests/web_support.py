@@ -48,6 +48,7 @@ CHROMIUM_FLAGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    "--autoplay-policy=no-user-gesture-required",  # as systemd/kiosk-screen.service: it speaks
 ]
 
 

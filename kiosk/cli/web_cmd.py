@@ -1,9 +1,10 @@
-"""``kiosk web hash-password``: the staff password hash for ``[web] staff_password_hash``."""
+"""``kiosk web hash-password`` (the staff password hash) and ``kiosk web voice`` (the clips)."""
 
 from __future__ import annotations
 
 import argparse
 import getpass
+import subprocess
 import sys
 
 from kiosk.cli import Commands, Context
@@ -25,6 +26,37 @@ def register(commands: Commands) -> None:
         choices=["scrypt", "pbkdf2"],
         help="hash method (default scrypt; pbkdf2 is lighter on a Pi Zero)",
     )
+    voice = web.add(
+        "voice",
+        "build the screen's Mandarin voice clips with espeak-ng (local, offline) and oggenc",
+        _voice,
+    )
+    voice.add_argument("--if-missing", action="store_true", help="build only missing clips")
+    voice.add_argument(
+        "--check", action="store_true", help="build nothing; decode each clip and print its RMS"
+    )
+
+
+def _voice(args: argparse.Namespace, _ctx: Context) -> int:
+    from kiosk.web import voice
+
+    if args.check:
+        silent = 0
+        for clip in voice.CLIPS:
+            path = voice.clip_path(clip.name)
+            rms = voice.decoded_rms(path) if path.is_file() else 0.0
+            silent += rms < voice.MIN_RMS
+            emit({"clip": clip.name, "text": clip.text, "file": str(path), "rms": round(rms, 4)})
+        return 1 if silent else 0
+    wanted = voice.missing_clips() if args.if_missing else list(voice.CLIPS)
+    try:
+        written = voice.build(wanted)
+    except (OSError, ValueError, subprocess.SubprocessError) as exc:
+        print(f"web voice: {exc}", file=sys.stderr)
+        return 1
+    for path in written:
+        emit({"built": str(path)})
+    return 0
 
 
 def _read_password() -> str | None:

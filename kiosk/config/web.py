@@ -77,6 +77,12 @@ class WebSection:
     language: Literal["zh", "en"] = setting(
         "zh", doc='first language of the screens ("zh" or "en"; ?lang= or the L key switches)'
     )
+    voice: bool = setting(
+        True, doc="the kiosk screen speaks its prompts (语音播报: Mandarin clips, played locally)"
+    )
+    voice_volume: float = setting(
+        0.8, doc="volume of the voice prompts, 0.0 (mute) to 1.0", min=0.0, max=1.0
+    )
     timezone: str = setting(
         "Asia/Shanghai", doc="time zone of the staff page (today's counts, hours)", check=_timezone
     )

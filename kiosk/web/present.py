@@ -31,6 +31,16 @@ class Step:
 
 
 @dataclass(frozen=True)
+class Check:
+    """One of the two checks of 一码一卡 on a result: the health code and the itinerary card."""
+
+    key: str  # "code" | "itinerary"
+    label: Bi
+    status: Bi
+    state: str  # "ok" | "warn" | "bad"
+
+
+@dataclass(frozen=True)
 class ScreenView:
     """Everything the screen template needs; nothing personal beyond a masked name."""
 
@@ -46,6 +56,9 @@ class ScreenView:
     steps: tuple[Step, ...]
     notices: tuple[Bi, ...]
     dwell_ms: int
+    checks: tuple[Check, ...] = ()
+    voice: tuple[str, ...] = ()  # clip names (kiosk.web.voice.CLIPS) to play for this screen
+    voice_key: str = ""  # the same key again means the same event: it is not played twice
 
 
 #: How long a result stays up when the screen does not say (``Screen.dwell_s`` is None).
@@ -76,6 +89,26 @@ _TEMP_STATUS = {
 }
 
 
+CODE_LABEL, ITINERARY_LABEL = Bi("健康码", "Health code"), Bi("行程卡", "Itinerary card")
+_CODE_CHECK = {
+    "green": (Bi("✓", "✓"), "ok"),
+    "yellow": (Bi("黄码", "Yellow"), "warn"),
+    "red": (Bi("红码", "Red"), "bad"),
+    "expired": (Bi("已过期", "Expired"), "bad"),
+    "not_found": (Bi("未查到", "Not found"), "bad"),
+}
+_ITINERARY_CHECK = {
+    "normal": (Bi("✓", "✓"), "ok"),
+    "starred": (Bi("带星号", "Starred"), "warn"),
+}
+#: What the screen says aloud for each outcome (clip names, played in order).
+OUTCOME_VOICE = {
+    Outcome.PASS: ("pass", "mask"),
+    Outcome.DENY: ("deny",),
+    Outcome.REFER: ("refer",),
+}
+
+
 def reason_text(code: str) -> Bi:
     text = describe(code)
     return Bi(text.zh, text.en)
@@ -103,6 +136,23 @@ def public_screen(screen: Screen) -> dict[str, Any]:
 
 def temperature_text(value: float | None) -> str | None:
     return None if value is None else f"{value:.1f} °C"
+
+
+def _checks(screen: Screen) -> tuple[Check, ...]:
+    """健康码 ✓ / 行程卡 ✓ or 带星号 for a result with a code; none without one."""
+    if screen.code_status is None:
+        return ()
+    status, state = _CODE_CHECK.get(screen.code_status, (Bi("未验证", "Not verified"), "bad"))
+    checks = [Check("code", CODE_LABEL, status, state)]
+    it = screen.itinerary_status
+    if it in _ITINERARY_CHECK:
+        status, state = _ITINERARY_CHECK[it]
+        if "itinerary.stale" in screen.reasons:
+            status, state = Bi(f"{status.zh}（信息过旧）", f"{status.en} (out of date)"), "warn"
+        checks.append(Check("itinerary", ITINERARY_LABEL, status, state))
+    elif "itinerary.missing" in screen.reasons:
+        checks.append(Check("itinerary", ITINERARY_LABEL, Bi("未获取", "None"), "warn"))
+    return tuple(checks)
 
 
 def _steps(screen: Screen) -> tuple[Step, ...]:
@@ -163,6 +213,9 @@ def screen_view(screen: Screen, now: float) -> ScreenView:
             masked_name=safe_name(screen.masked_name),
             temperature=temperature_text(screen.temperature_c),
             fever=screen.temperature_state == "fever",
+            checks=_checks(screen),
+            voice=OUTCOME_VOICE[screen.outcome],
+            voice_key=f"decided:{screen.decided_t}:{screen.entry_seq}",
         )
     if screen.phase is Phase.VERIFYING:
         headline = Bi("正在验证健康码", "Verifying your code")
@@ -172,6 +225,11 @@ def screen_view(screen: Screen, now: float) -> ScreenView:
     if screen.phase is Phase.MEASURING:
         headline = PROMPT_TEMP if screen.code_seen else PROMPT
         return replace(
-            base, phase="progress", headline=headline, subline=None, steps=_steps(screen)
-        )
+            base, phase="progress", headline=headline, subline=None, steps=_steps(screen),
+            voice=("measure",) if screen.code_seen else (),
+            voice_key=f"measuring:{screen.frame_t}",
+        )  # fmt: skip
+    if screen.temperature_state in ("ok", "fever") and not screen.code_seen:
+        # measured, but no code yet: ask for it (once per temperature)
+        return replace(base, voice=("show_code",), voice_key=f"show:{screen.temperature_t}")
     return base

@@ -35,6 +35,8 @@ def register(app: Flask, state: WebState) -> None:
             venue_svg=state.venue_svg,
             venue_name=web.venue_name,
             connection_lost=CONNECTION_LOST,
+            voice_on=web.voice,
+            voice_volume=web.voice_volume,
         )
 
     @app.get("/events")

@@ -157,3 +157,57 @@ def test_notices_become_banners() -> None:
         "County link offline: entries are kept on this kiosk",
         "Please see staff (x.unknown)",
     ]
+
+
+RESULT = Screen(phase=Phase.DECIDED, outcome=Outcome.PASS, code_seen=True, decided_t=100.0,
+                 dwell_s=4.0, entry_seq=7, code_status="green")  # fmt: skip
+
+# (screen changes, expected checks as (key, zh status, state))
+CHECKS: list[tuple[dict[str, object], list[tuple[str, str, str]]]] = [
+    ({}, [("code", "✓", "ok")]),  # no itinerary given (spec 1.0 pass): only the code
+    ({"itinerary_status": "normal"}, [("code", "✓", "ok"), ("itinerary", "✓", "ok")]),
+    ({"itinerary_status": "starred", "outcome": Outcome.REFER, "reasons": ("itinerary.starred",)},
+     [("code", "✓", "ok"), ("itinerary", "带星号", "warn")]),
+    ({"itinerary_status": "normal", "outcome": Outcome.REFER, "reasons": ("itinerary.stale",)},
+     [("code", "✓", "ok"), ("itinerary", "✓（信息过旧）", "warn")]),
+    ({"outcome": Outcome.REFER, "reasons": ("itinerary.missing",)},
+     [("code", "✓", "ok"), ("itinerary", "未获取", "warn")]),
+    ({"code_status": "red", "outcome": Outcome.DENY}, [("code", "红码", "bad")]),
+    ({"code_status": "failed", "outcome": Outcome.REFER}, [("code", "未验证", "bad")]),
+    ({"code_status": None, "outcome": Outcome.REFER}, []),  # no code at all
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("changes", "expected"), CHECKS)
+def test_result_checks_health_code_and_itinerary(
+    changes: dict[str, object], expected: list[tuple[str, str, str]]
+) -> None:
+    view = screen_view(replace(RESULT, **changes), now=101.0)  # type: ignore[arg-type]
+    assert [(c.key, c.status.zh, c.state) for c in view.checks] == expected
+
+
+# (screen, clips, key prefix): what the screen says aloud
+VOICE: list[tuple[Screen, tuple[str, ...], str]] = [
+    (RESULT, ("pass", "mask"), "decided:"),
+    (replace(RESULT, outcome=Outcome.DENY), ("deny",), "decided:"),
+    (replace(RESULT, outcome=Outcome.REFER), ("refer",), "decided:"),
+    (replace(RESULT, decided_t=90.0), (), ""),  # past its dwell: says nothing
+    (Screen(phase=Phase.MEASURING, code_seen=True, frame_t=5.0), ("measure",), "measuring:"),
+    (Screen(phase=Phase.VERIFYING, code_seen=True, frame_t=5.0), (), ""),
+    (Screen(temperature_state="ok", temperature_c=36.5, temperature_t=3.0), ("show_code",),
+     "show:"),
+    (Screen(temperature_state="measuring"), (), ""),
+    (Screen(), (), ""),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("screen", "clips", "key"), VOICE)
+def test_voice_cues(screen: Screen, clips: tuple[str, ...], key: str) -> None:
+    from kiosk.web.voice import CLIP_NAMES
+
+    view = screen_view(screen, now=101.0)
+    assert view.voice == clips and set(clips) <= set(CLIP_NAMES)
+    assert view.voice_key.startswith(key) and bool(view.voice_key) == bool(key)
+    # another event of the same kind gets another key, so it is spoken again
+    if clips and screen.phase is Phase.DECIDED:
+        assert screen_view(replace(screen, entry_seq=8), 101.0).voice_key != view.voice_key

@@ -1,5 +1,6 @@
 // The kiosk screen: applies each screen pushed on /events, hides a result after its dwell
-// time or when the stream is lost (a stale PASS must never stay up), L switches language.
+// time or when the stream is lost (a stale PASS must never stay up), speaks each new prompt
+// (语音播报, local clips), L switches language.
 (function () {
   "use strict";
   var lang = document.documentElement.lang === "en" ? "en" : "zh";
@@ -10,6 +11,47 @@
 
   function root() {
     return document.getElementById("screen");
+  }
+
+  // -- voice: each screen names its clips (data-voice) and an event key (data-voice-key);
+  // a new key plays the clips in order, replacing whatever still plays. What was played (or
+  // refused by the browser) is reported on #voice's data-played and in the console.
+  var voice = document.getElementById("voice");
+  var voiceKey = root().dataset.voiceKey || "";
+  var playing = null;
+
+  function report(what) {
+    var list = voice.dataset.played ? voice.dataset.played.split(" ") : [];
+    list.push(what);
+    voice.dataset.played = list.slice(-50).join(" ");
+    console.info("voice: " + what);
+  }
+
+  function speak(names) {
+    if (playing) playing.pause();
+    playing = null;
+    var queue = names.slice();
+    function next() {
+      var name = queue.shift();
+      if (!name) return;
+      var audio = new Audio(voice.dataset.base + name + ".ogg");
+      audio.volume = Number(voice.dataset.volume);
+      audio.onended = next;
+      playing = audio;
+      audio.play().then(
+        function () { report(name); },
+        function (err) { report("refused:" + name); console.warn(err); next(); }
+      );
+    }
+    next();
+  }
+
+  function announce() {
+    var el = root();
+    var key = el.dataset.voiceKey || "";
+    if (key === voiceKey) return;
+    voiceKey = key;
+    if (voice.dataset.enabled === "on" && el.dataset.voice) speak(el.dataset.voice.split(" "));
   }
 
   function armDwell() {
@@ -35,6 +77,7 @@
     version = doc.version;
     root().outerHTML = doc.html;
     armDwell();
+    announce();
     document.dispatchEvent(new CustomEvent("kiosk:screen", { detail: doc.screen }));
   }
 
