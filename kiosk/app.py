@@ -20,6 +20,7 @@ from kiosk.config import CameraSection, Config
 from kiosk.coordinator import Coordinator
 from kiosk.gate import Gate, Opener
 from kiosk.ledger import Ledger
+from kiosk.manual import RegistrationDesk
 from kiosk.model import Outcome, Reading, ScannedCode, SensorState, utc_iso
 from kiosk.reasons import DEVICE_CAMERA, DEVICE_THERMOMETER, UPLINK_OFFLINE
 from kiosk.scanner.base import FrameSource
@@ -45,7 +46,7 @@ class Service(Protocol):
 
 
 SourceFactory = Callable[[CameraSection, threading.Event], FrameSource]
-ServiceFactory = Callable[[StatusBoard, Config], Service]
+ServiceFactory = Callable[[StatusBoard, Config, RegistrationDesk], Service]
 
 
 @dataclass
@@ -68,12 +69,12 @@ class _CurrentGate:
             gate.signal(outcome)
 
 
-def web_service(board: StatusBoard, config: Config) -> Service:
-    """The kiosk screen, staff page and health endpoints on ``[web] host:port``."""
+def web_service(board: StatusBoard, config: Config, desk: RegistrationDesk) -> Service:
+    """The kiosk screen, staff page (with 人工登记 through ``desk``) and health endpoints."""
     from kiosk.web.app import create_app
     from kiosk.web.server import WebServer
 
-    app = create_app(board, config.ledger_path, config)
+    app = create_app(board, config.ledger_path, config, desk=desk)
     return WebServer(app, config.web.host, config.web.port, threads=config.web.threads)
 
 
@@ -99,6 +100,7 @@ class Kiosk:
         self._devices = devices or Devices()
         self._service_factories = services
         self.supervisor: Supervisor | None = None
+        self.desk: RegistrationDesk | None = None
         self._started_at = utc_iso(datetime.now(UTC))
 
     def run(self) -> int:
@@ -107,6 +109,7 @@ class Kiosk:
         report = verifier.load()  # ConfigError for unreadable secrets: the service won't start
         for problem in report.problems:
             logger.warning("trust list: %s", problem)
+        desk = self.desk = RegistrationDesk(verifier.hash_subject)
         codes: queue.Queue[ScannedCode] = queue.Queue(maxsize=cfg.scanner.queue_size)
         readings: queue.Queue[Reading] = queue.Queue(maxsize=256)
         status_ledger = Ledger(cfg.ledger_path)
@@ -151,10 +154,10 @@ class Kiosk:
             "checkpoint",
             lambda ev: Coordinator(
                 cfg, self.board, verifier, codes, readings, ev,
-                notify_uplink=notify_uplink, signals=signals,
+                notify_uplink=notify_uplink, signals=signals, desk=desk,
             ).start(),
         )  # fmt: skip
-        services = [factory(self.board, cfg) for factory in self._service_factories]
+        services = [factory(self.board, cfg, desk) for factory in self._service_factories]
         supervisor.start()
         for service in services:
             service.start()

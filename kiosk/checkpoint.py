@@ -22,6 +22,13 @@ from typing import Any, Protocol
 
 from kiosk.codes.base import CodeVerifier
 from kiosk.config.checkpoint import CheckpointSection
+from kiosk.manual import (
+    BUSY,
+    NOT_RECORDED,
+    ManualRegistration,
+    RegistrationRefused,
+    manual_entry,
+)
 from kiosk.model import (
     CodeStatus,
     Entry,
@@ -31,7 +38,7 @@ from kiosk.model import (
     TempState,
     Verification,
 )
-from kiosk.policy import Rules, decide
+from kiosk.policy import Rules, decide, policy_version
 from kiosk.reasons import STORAGE_ERROR, VERIFY_TIMEOUT
 from kiosk.status import Phase, Screen
 from kiosk.storage import StorageError
@@ -286,6 +293,46 @@ class Checkpoint:
             dwell_s=self._cfg.dwell_s,
         )
         self._signals.signal(outcome)
+
+    def register(self, reg: ManualRegistration) -> Entry:
+        """A staff registration (人工登记): committed, shown and signalled like a decision.
+
+        The kiosk's temperature is the decision-grade one of the last ``pair_window_s``.
+        RegistrationRefused while a visitor is being checked, without a temperature, for a
+        fever registered as pass, or when the ledger cannot commit: then nothing is shown.
+        """
+        now = self._clock()
+        if self.phase in (Phase.VERIFYING, Phase.MEASURING):
+            raise RegistrationRefused(BUSY)
+        entry = manual_entry(
+            reg, self._fresh_temperature(now), kiosk=self._kiosk, site=self._site,
+            fever_threshold_c=self._rules.fever_threshold_c,
+            policy_version=policy_version(self._rules),
+        )  # fmt: skip
+        try:
+            committed = self._recorder.commit(entry)
+        except StorageError as exc:
+            logger.error("staff registration not recorded: %s", exc)
+            raise RegistrationRefused(NOT_RECORDED) from exc
+        fields = {
+            "ENTRY_ID": entry.id, "ENTRY_SEQ": committed.seq, "DECISION": entry.decision.value,
+            "REASONS": entry.reasons, "CODE_KIND": entry.code_kind,
+            "TEMP_SOURCE": entry.temperature_source,
+        }  # fmt: skip
+        logger.info("entry %d: %s %s (staff registration)", committed.seq, entry.decision.value,
+                    ",".join(entry.reasons), extra={"journal": fields})  # fmt: skip
+        if entry.temperature_source == "kiosk":
+            self._temperature = None  # one temperature, one visitor
+        self._visitor, self._decided_at, self.phase = None, now, Phase.DECIDED
+        self._display.show(
+            phase=Phase.DECIDED, code_seen=False, outcome=entry.decision, reasons=entry.reasons,
+            masked_name=entry.masked_name, code_status=None, itinerary_status=None,
+            temperature_c=entry.temperature_c, temperature_state=entry.temperature_state,
+            entry_seq=committed.seq, frame_t=None, decided_t=self._clock(),
+            dwell_s=self._cfg.dwell_s,
+        )  # fmt: skip
+        self._signals.signal(entry.decision)
+        return committed
 
     def _temperature_alone(self, now: float) -> None:
         """A temperature whose code never came: a fever is still recorded (and alerted)."""

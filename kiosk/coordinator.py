@@ -15,6 +15,7 @@ from kiosk.checkpoint import Checkpoint, Signals
 from kiosk.codes.base import CodeVerifier
 from kiosk.config import Config
 from kiosk.ledger import Ledger
+from kiosk.manual import RegistrationDesk, RegistrationRefused
 from kiosk.model import Entry, Reading, ScannedCode
 from kiosk.sensors.filter import ReadingFilter
 from kiosk.status import StatusBoard
@@ -80,6 +81,7 @@ class Coordinator:
         *,
         notify_uplink: Callable[[], None],
         signals: Signals | None = None,
+        desk: RegistrationDesk | None = None,
     ) -> None:
         self._cfg = config
         self._board = board
@@ -89,6 +91,7 @@ class Coordinator:
         self._stop = stop
         self._notify = notify_uplink
         self._signals = signals
+        self._desk = desk
         self._lock = threading.Lock()
         self._health = CoordinatorHealth(last_progress=time.monotonic())
         self._thread: threading.Thread | None = None
@@ -159,6 +162,13 @@ class Coordinator:
         changed = readings.tick(time.monotonic())
         if changed is not None:
             checkpoint.on_temperature(changed)
+        taken = self._desk.take() if self._desk is not None else None
+        if taken is not None:
+            registration, answer = taken
+            try:
+                answer.set_result(checkpoint.register(registration))
+            except RegistrationRefused as refused:
+                answer.set_exception(refused)
         checkpoint.tick()
 
     def _set(self, **changes: Any) -> None:

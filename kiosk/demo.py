@@ -27,7 +27,7 @@ from kiosk.codes import county
 from kiosk.codes.keys import IssuerKey, generate, load_issuer
 from kiosk.config import CameraSection, Config, parse
 from kiosk.gate_sim import SimulatedOutputs
-from kiosk.model import CodeStatus, Outcome, PassClaims
+from kiosk.model import CodeStatus, Itinerary, ItineraryStatus, Outcome, PassClaims
 from kiosk.scanner.synthetic import SyntheticSource
 from kiosk.sensors.simulator import ThermometerSimulator
 from kiosk.status import Phase, Screen
@@ -43,7 +43,7 @@ class Visitor:
     """One scripted visitor: what the phone shows, what the thermometer sees, what must happen."""
 
     label: str
-    kind: str  # green, yellow, red, expired, forged, unknown, fever, no_temperature
+    kind: str  # green, yellow, red, expired, forged, unknown, starred (itinerary card)
     scenario: str  # thermometer simulator scenario
     expect: Outcome
     expect_reason: str | None
@@ -54,6 +54,13 @@ VISITORS: tuple[Visitor, ...] = (
     Visitor("绿码 green pass", "green", "visitor:36.3", Outcome.PASS, None),
     Visitor("黄码 yellow pass", "yellow", "visitor:36.4", Outcome.DENY, "code.yellow", "yellow"),
     Visitor("红码 red pass", "red", "visitor:36.2", Outcome.DENY, "code.red", "red"),
+    Visitor(
+        "行程卡带星号 starred itinerary",
+        "starred",
+        "visitor:36.4",
+        Outcome.REFER,
+        "itinerary.starred",
+    ),
     Visitor("过期 expired pass", "expired", "visitor:36.5", Outcome.DENY, "code.expired"),
     Visitor("伪造 forged pass", "forged", "visitor:36.4", Outcome.REFER, "code.unknown_key"),
     Visitor(
@@ -125,6 +132,11 @@ class PassDesk:
             test_at=now - timedelta(hours=20),
             test_result="negative",
             vaccine_doses=3,
+            # 两码合一: the itinerary card rides on the pass (claim "it", spec 1.1)
+            itinerary=Itinerary(
+                ItineraryStatus.STARRED if kind == "starred" else ItineraryStatus.NORMAL,
+                (now - timedelta(hours=3)).replace(microsecond=0),
+            ),
         )
         return county.issue(claims, self._forger if kind == "forged" else self._key)
 

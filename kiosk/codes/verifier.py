@@ -139,6 +139,10 @@ class Verifier:
         )  # fmt: skip
         return report
 
+    def hash_subject(self, namespace: str, identifier: str) -> str | None:
+        """The keyed hash of a subject identifier with the loaded key (None without a key)."""
+        return self._state.hasher(namespace, identifier)
+
     def verify(self, text: str, now: datetime | None = None) -> Verification:
         """Verify one code's text at ``now`` (default: the injected clock)."""
         when = now if now is not None else self._clock()

@@ -17,9 +17,10 @@ from werkzeug.wrappers import Response
 
 from kiosk import __version__
 from kiosk.config import Config, read_secret
+from kiosk.manual import RegistrationDesk
 from kiosk.status import StatusView
 from kiosk.storage import StorageError
-from kiosk.web import auth, ops, screen, staff
+from kiosk.web import auth, ops, register, screen, staff
 from kiosk.web.limiter import LoginLimiter
 from kiosk.web.present import Bi
 from kiosk.web.sse import StreamGate
@@ -82,8 +83,13 @@ def _tr(ctx: Context, zh: str, en: str, tag: str = "span") -> Markup:
     return result
 
 
-def create_app(view: StatusView, ledger_path: Path, config: Config) -> Flask:
+def create_app(
+    view: StatusView, ledger_path: Path, config: Config, *, desk: RegistrationDesk | None = None
+) -> Flask:
     """A new Flask app: kiosk screen, staff page, ``/healthz``, ``/api/status``, ``/metrics``.
+
+    ``desk`` connects the staff page's 人工登记 to a running checkpoint; without it the form
+    answers that registration is unavailable.
 
     Routes only read ``view`` and open the ledger per request (read-only use); nothing here
     touches a device. Raises ``ConfigError`` if the session secret file cannot be read.
@@ -107,6 +113,7 @@ def create_app(view: StatusView, ledger_path: Path, config: Config) -> Flask:
         venue_svg=_venue_svg(web.venue_code),
         gate=StreamGate(web.sse_max_streams),
         limiter=LoginLimiter(web.login_attempts, web.login_window_s),
+        desk=desk,
     )
     app.extensions[EXTENSION] = state
     app.json.ensure_ascii = False  # type: ignore[attr-defined]  # readable Chinese in JSON
@@ -137,7 +144,7 @@ def create_app(view: StatusView, ledger_path: Path, config: Config) -> Flask:
         text = ERRORS.get(exc.description or "") or Bi(exc.name, exc.name)
         return _error_page(state, text, None), exc.code
 
-    for part in (screen, auth, staff, ops):
+    for part in (screen, auth, staff, register, ops):
         part.register(app, state)
     return app
 

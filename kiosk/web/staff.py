@@ -19,6 +19,7 @@ from kiosk.web.auth import staff_required
 from kiosk.web.charts import day_bounds, hour_chart_svg, hourly
 from kiosk.web.devices import device_facts, device_rows
 from kiosk.web.present import Bi, reason_text, safe_name, temperature_text
+from kiosk.web.register import form_context
 from kiosk.web.state import WebState
 from kiosk.web.xlsx import write_xlsx
 
@@ -39,6 +40,8 @@ class EntryRow:
     masked_name: str | None
     temperature: str | None
     delivered: bool
+    staff_name: str | None = None  # who registered it by hand (人工登记)
+    clinical: bool = False  # the temperature was typed in from a clinical thermometer
 
 
 def entry_row(entry: Entry, delivered: bool, tz: tzinfo, today: date) -> EntryRow:
@@ -52,6 +55,8 @@ def entry_row(entry: Entry, delivered: bool, tz: tzinfo, today: date) -> EntryRo
         masked_name=safe_name(entry.masked_name),
         temperature=temperature_text(entry.temperature_c),
         delivered=delivered,
+        staff_name=entry.staff_name,
+        clinical=entry.temperature_source == "clinical",
     )
 
 
@@ -113,6 +118,7 @@ def register(app: Flask, state: WebState) -> None:
             workers=health.workers,
             kiosk_id=state.config.kiosk.id,
             export_range=export_defaults(today),
+            **form_context(),
         )
 
     @app.get("/staff/export")

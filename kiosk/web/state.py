@@ -12,6 +12,7 @@ from flask import Flask, request
 from markupsafe import Markup
 
 from kiosk.config import Config
+from kiosk.manual import RegistrationDesk
 from kiosk.status import StatusView
 from kiosk.web.limiter import LoginLimiter
 from kiosk.web.metrics import WebCounters
@@ -34,6 +35,7 @@ class WebState:
     venue_svg: Markup | None
     gate: StreamGate
     limiter: LoginLimiter
+    desk: RegistrationDesk | None = None  # 人工登记 reaches the checkpoint through it
     counters: WebCounters = field(default_factory=WebCounters)
     closing: threading.Event = field(default_factory=threading.Event)
 
