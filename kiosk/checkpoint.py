@@ -317,7 +317,7 @@ class Checkpoint:
         fields = {
             "ENTRY_ID": entry.id, "ENTRY_SEQ": committed.seq, "DECISION": entry.decision.value,
             "REASONS": entry.reasons, "CODE_KIND": entry.code_kind,
-            "TEMP_SOURCE": entry.temperature_source,
+            "TEMP_STATE": entry.temperature_state, "POLICY_VERSION": entry.policy_version,
         }  # fmt: skip
         logger.info("entry %d: %s %s (staff registration)", committed.seq, entry.decision.value,
                     ",".join(entry.reasons), extra={"journal": fields})  # fmt: skip

@@ -85,7 +85,7 @@ def test_voice_off_plays_nothing(page: Page, server: WebServer, board: StatusBoa
 
 
 def test_result_shows_health_code_and_itinerary_checks(
-    page: Page, server: WebServer, board: StatusBoard
+    page: Page, server: WebServer, board: StatusBoard, shots: Path
 ) -> None:
     page.goto(server.url + "/")
     show_decision(board, "pass")
@@ -102,3 +102,4 @@ def test_result_shows_health_code_and_itinerary_checks(
     page.wait_for_selector('#screen .check[data-check="itinerary"][data-state="warn"]')
     text = page.inner_text("#screen")
     assert "行程卡" in text and "带星号" in text and "请联系工作人员" in text
+    page.screenshot(path=str(shots / "kiosk-itinerary-starred.png"))
