@@ -73,6 +73,22 @@ def test_each_outcome_and_prompt_plays_its_clip(
         assert response.ok and response.body()[:4] == b"OggS", clip
 
 
+def test_a_new_result_cuts_the_old_prompt_short(
+    page: Page, server: WebServer, board: StatusBoard
+) -> None:
+    page.goto(server.url + "/")
+    show_decision(board, "pass")
+    page.wait_for_selector('#screen[data-outcome="pass"]')
+    show_decision(board, "deny")  # the next visitor's result while 体温正常，请通行 still plays
+    page.wait_for_function(
+        "() => (document.querySelector('#voice').dataset.played || '').includes('deny')"
+    )
+    time.sleep(4.0)  # longer than pass + mask together
+    heard = played(page)
+    assert heard[-1] == "deny" and "mask" not in heard, heard  # the old queue did not go on
+    assert not any(h.startswith("refused:") for h in heard), heard
+
+
 @pytest.mark.parametrize("config", [False], indirect=True)
 def test_voice_off_plays_nothing(page: Page, server: WebServer, board: StatusBoard) -> None:
     page.goto(server.url + "/")

@@ -27,20 +27,29 @@
     console.info("voice: " + what);
   }
 
+  var generation = 0;
+
   function speak(names) {
+    // a newer prompt replaces the current one: the old queue stops at its next step
+    var mine = ++generation;
     if (playing) playing.pause();
     playing = null;
     var queue = names.slice();
     function next() {
       var name = queue.shift();
-      if (!name) return;
+      if (!name || mine !== generation) return;
       var audio = new Audio(voice.dataset.base + name + ".ogg");
       audio.volume = Number(voice.dataset.volume);
       audio.onended = next;
       playing = audio;
       audio.play().then(
         function () { report(name); },
-        function (err) { report("refused:" + name); console.warn(err); next(); }
+        function (err) {
+          if (mine !== generation) return; // interrupted by a newer prompt: not a refusal
+          report("refused:" + name);
+          console.warn(err);
+          next();
+        }
       );
     }
     next();
