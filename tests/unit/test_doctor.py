@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from kiosk import clock
 from kiosk.config import parse
-from kiosk.doctor import (
+from kiosk.doctor.devices import PROBE_BAUDS, VARIANTS, probe_candidates, uart_console
+from kiosk.doctor.run import (
     Finding,
     check_disk,
     check_outbox,
@@ -18,9 +18,9 @@ from kiosk.doctor import (
     clock_finding,
     render,
 )
-from kiosk.doctor_devices import PROBE_BAUDS, VARIANTS, probe_candidates, uart_console
 from kiosk.ledger import Ledger
 from kiosk.model import CheckResult, CheckStatus
+from kiosk.service import clock
 from kiosk.synthetic import synthetic_entry
 
 NOW = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)

@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from kiosk import clock
 from kiosk.config import Config, ConfigError, load
 from kiosk.model import CheckResult, CheckStatus
+from kiosk.service import clock
 from kiosk.storage import StorageError
 
 logger = logging.getLogger(__name__)
@@ -97,7 +97,7 @@ def run_checks(
     environ: Mapping[str, str] | None = None,
 ) -> list[CheckResult]:
     """Run every check in order; a broken config skips those that need it."""
-    from kiosk import doctor_devices as dev
+    from kiosk.doctor import devices as dev
 
     opts = options or Options()
     env = secret_environ(opts, os.environ if environ is None else environ)
