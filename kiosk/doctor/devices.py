@@ -14,7 +14,7 @@ from typing import Any
 
 from kiosk.config import CameraSection, Config, ConfigError, ThermometerSection
 from kiosk.doctor.broker import check_broker
-from kiosk.doctor.run import FAIL, OK, WARN, Finding, Options
+from kiosk.doctor.findings import FAIL, OK, WARN, Finding, Options
 from kiosk.model import Reading
 from kiosk.sensors.base import ParserStats
 

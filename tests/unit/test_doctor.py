@@ -10,14 +10,9 @@ import pytest
 
 from kiosk.config import parse
 from kiosk.doctor.devices import PROBE_BAUDS, VARIANTS, probe_candidates, uart_console
-from kiosk.doctor.run import (
-    Finding,
-    check_disk,
-    check_outbox,
-    check_state_dir,
-    clock_finding,
-    render,
-)
+from kiosk.doctor.findings import Finding
+from kiosk.doctor.host import check_disk, check_outbox, check_state_dir, clock_finding
+from kiosk.doctor.run import render
 from kiosk.ledger import Ledger
 from kiosk.model import CheckResult, CheckStatus
 from kiosk.service import clock
