@@ -63,9 +63,11 @@ def _keep_tag(tag: int) -> Any:
 
 
 # Built-in semantic decoders of cbor2 that would run code on untrusted input (regular
-# expressions, MIME parsing, shared references, big floats): keep them as plain tags instead.
+# expressions, MIME parsing, shared references, big floats) or turn dates into objects: keep
+# them as plain tags instead (kiosk.codes.dccschema reads the date tags a DCC may carry).
 _INERT = {
-    t: _keep_tag(t) for t in (0, 1, 2, 3, 4, 5, 25, 28, 29, 30, 35, 36, 37, 256, 258, 260, 261)
+    t: _keep_tag(t)
+    for t in (0, 1, 2, 3, 4, 5, 25, 28, 29, 30, 35, 36, 37, 100, 256, 258, 260, 261, 1004)
 }
 
 
