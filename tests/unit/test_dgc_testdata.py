@@ -174,3 +174,18 @@ def test_expired_tests_in_at_cases_are_denied_by_the_test_age_rule(name: str) ->
     recent = decide(result, temp, rules, result.test_at + timedelta(hours=1))  # type: ignore[operator]
     assert recent.outcome is Outcome.PASS
     assert case.clock > datetime(2021, 5, 1, tzinfo=UTC)
+
+
+def test_every_case_the_set_lists_is_loaded() -> None:
+    """The set's own index (BasicDgcTestsList.md) links each common case; all are loaded, as
+    is every raw file of every country folder: nothing of the shared set is left out."""
+    import re
+
+    from tests.codes_support import DGC_ROOT, load_dgc_cases
+
+    names = {c.name for c in load_dgc_cases()}
+    index = (DGC_ROOT / "BasicDgcTestsList.md").read_text(encoding="utf-8")
+    listed = {f"common/{m}" for m in re.findall(r"\(common/2DCode/raw/(\w+)\.json\)", index)}
+    assert len(listed) == 38 and listed <= names
+    files = {f"{p.parts[-4]}/{p.stem}" for p in DGC_ROOT.glob("*/2DCode/raw/*.json")}
+    assert files == names and {n.split("/")[0] for n in names} == {"AT", "DE", "IT", "common"}
