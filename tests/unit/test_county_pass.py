@@ -10,6 +10,7 @@ import cbor2
 import pytest
 
 from kiosk.codes import county
+from kiosk.codes.cose import parse_sign1
 from kiosk.codes.envelope import b45decode, b45encode, inflate, unwrap, wrap
 from kiosk.codes.privacy import SubjectHasher
 from kiosk.codes.trust import TrustList, load_trust
@@ -335,3 +336,19 @@ def test_certificate_usage_is_not_checked(county_issuer: Issuer) -> None:
     assert trust.lookup(kid)[0].usages == frozenset({"t"})
     v = county.verify(wrap(cose, county.PREFIX), trust, NOW, SubjectHasher(None))
     assert v.valid
+
+
+def test_county_passes_keep_es256_on_p256(county_issuer: Issuer) -> None:
+    """Unlike EU DCCs (docs/verification.md), a county pass under ES256 must come from a P-256
+    key: a P-384 key in the county trust list does not verify one."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from kiosk.codes.cose import verify_signature
+    from kiosk.codes.errors import CodeError
+
+    text = county.issue(claims(), county_issuer.key)
+    msg = parse_sign1(unwrap(text, county.PREFIX))
+    p384 = ec.generate_private_key(ec.SECP384R1()).public_key()
+    with pytest.raises(CodeError, match="paired curve") as caught:
+        verify_signature(msg, p384)
+    assert caught.value.reason == "code.bad_signature"
