@@ -13,7 +13,7 @@ import pytest
 from cryptography import x509
 
 from kiosk.codes import dcc
-from kiosk.codes.cose import check_times, claims_of, int_claim, parse_sign1
+from kiosk.codes.cose import check_times, claims_of, numeric_date, parse_sign1
 from kiosk.codes.envelope import b45decode, inflate, strip_prefix, unwrap
 from kiosk.codes.errors import CodeError
 from kiosk.codes.hcert import dgc_of, parse_dgc
@@ -97,7 +97,7 @@ def _stage(case: DgcCase, flag: str, tmp_path: Path) -> bool:
             return _norm(dgc_of(claims_of(parse_sign1(cose)))) == case.raw["JSON"]
         if flag == "EXPECTEDEXPIRATIONCHECK":
             claims = claims_of(parse_sign1(bytes.fromhex(case.raw["COSE"])))
-            check_times(int_claim(claims, 6), int_claim(claims, 4), case.clock, 300)
+            check_times(numeric_date(claims, 6), numeric_date(claims, 4), case.clock, 300)
             return True
         if flag == "EXPECTEDKEYUSAGE":
             msg = parse_sign1(bytes.fromhex(case.raw["COSE"]))
