@@ -44,6 +44,7 @@ TEST_MISSING = "test.missing"
 TEST_TOO_OLD = "test.too_old"
 TEST_POSITIVE = "test.positive"
 TEST_IN_FUTURE = "test.in_future"
+TEST_UNKNOWN_RESULT = "test.unknown_result"
 VACCINE_INSUFFICIENT = "vaccine.insufficient"
 # -- temperature -----------------------------------------------------------------------------
 TEMP_FEVER = "temp.fever"
@@ -114,6 +115,7 @@ _TABLE = (
     Reason(TEST_TOO_OLD, "核酸检测结果已超过时限", "The nucleic-acid test is too old"),
     Reason(TEST_POSITIVE, "核酸检测结果阳性", "The nucleic-acid test is positive"),
     Reason(TEST_IN_FUTURE, "检测时间晚于当前时间", "The test time lies in the future"),
+    Reason(TEST_UNKNOWN_RESULT, "检测结果无法识别", "The test result is not one the kiosk knows"),
     Reason(VACCINE_INSUFFICIENT, "疫苗接种剂次不足", "Not enough vaccination doses"),
     Reason(TEMP_FEVER, "体温异常，请联系工作人员", "Elevated temperature"),
     Reason(TEMP_NOT_READY, "未完成测温，请将手腕或额头靠近测温区", "Temperature not measured yet"),
