@@ -35,11 +35,12 @@ from kiosk.reasons import (
     TEST_MISSING,
     TEST_POSITIVE,
     TEST_TOO_OLD,
+    TEST_UNKNOWN_RESULT,
     VACCINE_INSUFFICIENT,
 )
 
 #: Bumped whenever the logic below changes meaning; the rules' fingerprint follows it.
-LOGIC_VERSION = "2"  # 2: the itinerary card rules
+LOGIC_VERSION = "3"  # 2: unreadable test results; 3: the itinerary card rules
 #: A body temperature outside this range is a bad reading, not a fever or a pass.
 PLAUSIBLE_C = (34.0, 43.0)
 #: How far a test time may lie in the future before it is suspicious (clock skew).
@@ -107,10 +108,13 @@ def _code(v: Verification | None, rules: Rules, now: datetime) -> list[tuple[Out
         found.append((Outcome.DENY, colour.get(v.status, CODE_NOT_ACCEPTED)))
     if v.test_result == "positive":
         found.append((Outcome.DENY, TEST_POSITIVE))
+    elif v.test_result is not None and v.test_result != "negative":
+        # an authentic test whose result the kiosk cannot read is not a negative test
+        found.append((Outcome.REFER, TEST_UNKNOWN_RESULT))
     if v.test_at is not None and v.test_at > now + FUTURE_SKEW:
         found.append((Outcome.REFER, TEST_IN_FUTURE))
     if rules.max_test_age_h:
-        if v.test_at is None or v.test_result is None:
+        if v.test_at is None or v.test_result not in ("negative", "positive"):
             found.append((Outcome.DENY, TEST_MISSING))
         elif now - v.test_at > timedelta(hours=rules.max_test_age_h):
             found.append((Outcome.DENY, TEST_TOO_OLD))

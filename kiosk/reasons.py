@@ -44,6 +44,7 @@ TEST_MISSING = "test.missing"
 TEST_TOO_OLD = "test.too_old"
 TEST_POSITIVE = "test.positive"
 TEST_IN_FUTURE = "test.in_future"
+TEST_UNKNOWN_RESULT = "test.unknown_result"
 VACCINE_INSUFFICIENT = "vaccine.insufficient"
 # -- the itinerary card (行程卡) -------------------------------------------------------------
 ITINERARY_STARRED = "itinerary.starred"
@@ -118,6 +119,7 @@ _TABLE = (
     Reason(TEST_TOO_OLD, "核酸检测结果已超过时限", "The nucleic-acid test is too old"),
     Reason(TEST_POSITIVE, "核酸检测结果阳性", "The nucleic-acid test is positive"),
     Reason(TEST_IN_FUTURE, "检测时间晚于当前时间", "The test time lies in the future"),
+    Reason(TEST_UNKNOWN_RESULT, "检测结果无法识别", "The test result is not one the kiosk knows"),
     Reason(VACCINE_INSUFFICIENT, "疫苗接种剂次不足", "Not enough vaccination doses"),
     Reason(
         ITINERARY_STARRED,

@@ -63,7 +63,9 @@ def register(commands: Commands) -> None:
     )
     verify.add_argument("--at", type=parse_utc, help="verify as of this ISO 8601 time")
     what = verify.add_mutually_exclusive_group(required=True)
-    what.add_argument("text", nargs="?", help="the code's text, or - to read it from stdin")
+    what.add_argument(
+        "text", nargs="?", help="the code's text, or - to read codes from stdin, one per line"
+    )
     what.add_argument("--image", type=Path, help="an image file with QR codes")
 
 
@@ -168,7 +170,8 @@ def _verify(args: argparse.Namespace, _ctx: Context) -> int:
             print(f"verify: cannot read image: {exc}", file=sys.stderr)
             return 1
     else:
-        texts = [sys.stdin.read() if args.text == "-" else args.text]
+        lines = sys.stdin.read().splitlines() if args.text == "-" else [args.text]
+        texts = [line for line in lines if line.strip()]
     if not texts:
         emit(_doc(Verification("unknown", CodeStatus.FAILED, False, (CODE_MISSING,))))
     for text in texts:

@@ -28,8 +28,18 @@ from kiosk.reasons import (
 
 ES256 = -7
 EDDSA = -8
+ES384 = -35
+ES512 = -36
 PS256 = -37
-ALG_NAMES = {ES256: "ES256", EDDSA: "EdDSA", PS256: "PS256"}
+ALG_NAMES = {ES256: "ES256", EDDSA: "EdDSA", ES384: "ES384", ES512: "ES512", PS256: "PS256"}
+#: The hash each ECDSA algorithm names (RFC 9053 §2.1); the curve is the key's own.
+_ECDSA_HASH: dict[int, type[hashes.HashAlgorithm]] = {
+    ES256: hashes.SHA256,
+    ES384: hashes.SHA384,
+    ES512: hashes.SHA512,
+}
+#: The curve RFC 9053 pairs with each ECDSA algorithm ("it is suggested"), kept by strict callers.
+_PAIRED_CURVE = {ES256: "secp256r1", ES384: "secp384r1", ES512: "secp521r1"}
 
 HDR_ALG = 1
 HDR_KID = 4
@@ -53,9 +63,11 @@ def _keep_tag(tag: int) -> Any:
 
 
 # Built-in semantic decoders of cbor2 that would run code on untrusted input (regular
-# expressions, MIME parsing, shared references, big floats): keep them as plain tags instead.
+# expressions, MIME parsing, shared references, big floats) or turn dates into objects: keep
+# them as plain tags instead (kiosk.codes.dccschema reads the date tags a DCC may carry).
 _INERT = {
-    t: _keep_tag(t) for t in (0, 1, 2, 3, 4, 5, 25, 28, 29, 30, 35, 36, 37, 256, 258, 260, 261)
+    t: _keep_tag(t)
+    for t in (0, 1, 2, 3, 4, 5, 25, 28, 29, 30, 35, 36, 37, 100, 256, 258, 260, 261, 1004)
 }
 
 
@@ -131,21 +143,28 @@ def parse_sign1(data: bytes) -> Sign1:
     return Sign1(protected_raw, protected, dict(unprotected), payload, signature)
 
 
-def verify_signature(msg: Sign1, key: PublicKey) -> None:
+def verify_signature(msg: Sign1, key: PublicKey, any_curve: bool = False) -> None:
     """Check ``msg``'s signature with ``key``; CodeError(code.bad_signature) if it does not hold.
 
     The algorithm must be one this module knows *and* fit the key type (an ECDSA signature
-    is never checked with an RSA key), so a header cannot downgrade the check.
+    is never checked with an RSA key), so a header cannot downgrade the check. ECDSA: the hash
+    is the one the (signed) header names; the curve is the key's own, and the signature must be
+    ``r || s`` of exactly twice its size. RFC 9053 only suggests pairing ES256 with P-256 and
+    ES384 with P-384; ``any_curve=False`` insists on that pairing, ``True`` verifies on the
+    key's own curve as the EU DCC reference validators do (docs/verification.md).
     """
     alg = msg.alg
     data = msg.to_be_signed()
     try:
-        if alg == ES256 and isinstance(key, ec.EllipticCurvePublicKey):
-            if key.curve.name != "secp256r1" or len(msg.signature) != 64:
-                raise CodeError(CODE_BAD_SIGNATURE, "ES256 needs P-256 and a 64-byte signature")
-            r = int.from_bytes(msg.signature[:32], "big")
-            s = int.from_bytes(msg.signature[32:], "big")
-            key.verify(encode_dss_signature(r, s), data, ec.ECDSA(hashes.SHA256()))
+        if alg in _ECDSA_HASH and isinstance(key, ec.EllipticCurvePublicKey):
+            size = (key.curve.key_size + 7) // 8
+            if not any_curve and key.curve.name != _PAIRED_CURVE[alg]:
+                raise CodeError(CODE_BAD_SIGNATURE, f"{ALG_NAMES[alg]} needs its paired curve")
+            if len(msg.signature) != 2 * size:
+                raise CodeError(CODE_BAD_SIGNATURE, f"signature is not r||s of {size} bytes each")
+            r = int.from_bytes(msg.signature[:size], "big")
+            s = int.from_bytes(msg.signature[size:], "big")
+            key.verify(encode_dss_signature(r, s), data, ec.ECDSA(_ECDSA_HASH[alg]()))
         elif alg == PS256 and isinstance(key, rsa.RSAPublicKey):
             pss = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32)
             key.verify(msg.signature, data, pss, hashes.SHA256())
@@ -181,26 +200,47 @@ def claims_of(msg: Sign1) -> dict[Any, Any]:
 
 
 def int_claim(claims: dict[Any, Any], key: Any) -> int:
-    """A required integer claim (NumericDate); CodeError(code.malformed) if missing or not one."""
+    """A required unsigned integer time (seconds since the epoch); CodeError(code.malformed)
+    if missing, not an integer (a float, even a whole one, is refused) or out of range."""
     value = claims.get(key)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_TIME:
+        raise CodeError(CODE_MALFORMED, f"claim {key} must be an unsigned integer time")
+    return value
+
+
+def numeric_date(claims: dict[Any, Any], key: Any) -> float:
+    """A required NumericDate as RFC 8392 §2 defines it: an integer or a floating-point number
+    of seconds (tag 1 omitted, tolerated if present); CodeError(code.malformed) otherwise."""
+    value = claims.get(key)
+    if isinstance(value, cbor2.CBORTag) and value.tag == 1:
+        value = value.value
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_TIME:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= MAX_TIME:
         raise CodeError(CODE_MALFORMED, f"claim {key} must be a NumericDate")
     return value
 
 
-def utc_time(seconds: int) -> datetime:
+def utc_time(seconds: float) -> datetime:
     """A NumericDate as an aware datetime, without the platform's time_t (32-bit safe)."""
     return EPOCH + timedelta(seconds=seconds)
 
 
-def check_times(iat: int, exp: int, now: datetime, skew_s: float) -> None:
-    """CodeError unless ``iat - skew <= now < exp``: code.not_yet_valid, then code.expired."""
+def check_period(iat: float, exp: float) -> None:
+    """CodeError(code.malformed) unless ``exp`` is later than ``iat``: a claims check, made
+    with the other claims and before any time is compared with now."""
+    if exp <= iat:
+        raise CodeError(CODE_MALFORMED, "expires before it was issued")
+
+
+def check_times(iat: float, exp: float, now: datetime, skew_s: float) -> None:
+    """CodeError unless ``iat - skew <= now <= exp``: code.not_yet_valid, then code.expired.
+
+    ``exp`` itself is still valid: a code checked at exactly its expiry second passes, as the
+    EU DCC reference validators do (expired means now is *after* exp).
+    """
     t = now.timestamp()
     if iat > t + skew_s:
         raise CodeError(CODE_NOT_YET_VALID, "issued in the future")
-    if t >= exp:
+    if t > exp:
         raise CodeError(CODE_EXPIRED, "past expiry")
-    if exp <= iat:
-        raise CodeError(CODE_MALFORMED, "expires before it was issued")

@@ -17,6 +17,7 @@ from kiosk.codes.cose import (
     EDDSA,
     ES256,
     Sign1,
+    check_period,
     check_times,
     claims_of,
     int_claim,
@@ -117,6 +118,7 @@ def parse_claims(cwt: dict[Any, Any]) -> PassClaims:
         raise CodeError(CODE_MALFORMED, "sub is not a subject key")
     iat = int_claim(cwt, CLAIM_IAT)
     exp = int_claim(cwt, CLAIM_EXP)
+    check_period(iat, exp)
     health = cwt.get(CLAIM_HEALTH)
     if not isinstance(health, dict):
         raise CodeError(CODE_MALFORMED, "health claim missing")

@@ -1,4 +1,4 @@
-"""EU Digital COVID Certificate (``HC1:``): envelope, COSE_Sign1 (ES256/PS256), CWT, hcert."""
+"""EU Digital COVID Certificate (``HC1:``): envelope, COSE_Sign1 (ECDSA/PS256), CWT, hcert."""
 
 from __future__ import annotations
 
@@ -10,10 +10,13 @@ from kiosk.codes.cose import (
     CLAIM_IAT,
     CLAIM_ISS,
     ES256,
+    ES384,
+    ES512,
     PS256,
+    check_period,
     check_times,
     claims_of,
-    int_claim,
+    numeric_date,
     parse_sign1,
     utc_time,
 )
@@ -35,6 +38,9 @@ KIND = "eu-dcc"
 PREFIX = "HC1:"
 
 Hasher = Callable[[str, str], str | None]
+#: Signature algorithms accepted on a DCC: ECDSA verified on the signer key's own curve with the
+#: hash the header names (as the reference validators do), and RSASSA-PSS (docs/verification.md).
+ALGORITHMS = (ES256, ES384, ES512, PS256)
 
 
 def looks_like(text: str) -> bool:
@@ -49,18 +55,20 @@ def verify(
     The key id is taken from the protected header, else the unprotected one, and every
     trusted certificate with that key id is tried. The signer's certificate must have been
     valid when the DCC was issued and, if it carries DCC key usages, allow the DCC's type.
-    A DCC past its expiry returns an authentic ``expired`` verification.
+    The payload is judged by the schema version it declares (``hcert.parse_dgc``). A DCC
+    after its expiry second returns an authentic ``expired`` verification.
     """
     msg = parse_sign1(unwrap(text, PREFIX))
-    if msg.alg not in (ES256, PS256):
+    if msg.alg not in ALGORITHMS:
         raise CodeError(CODE_UNSUPPORTED_ALG, f"alg {msg.alg!r}")
     candidates = trust.lookup(msg.kid)
     if not candidates:
         raise CodeError(CODE_UNKNOWN_KEY, "no trusted signer with this key id")
-    cert = verify_any(msg, candidates)
+    cert = verify_any(msg, candidates, any_curve=True)
     cwt = claims_of(msg)
-    iat = int_claim(cwt, CLAIM_IAT)
-    exp = int_claim(cwt, CLAIM_EXP)
+    iat = numeric_date(cwt, CLAIM_IAT)
+    exp = numeric_date(cwt, CLAIM_EXP)
+    check_period(iat, exp)
     issued = utc_time(iat)
     if not cert.valid_at(issued):
         raise CodeError(CODE_KEY_NOT_VALID, "signer certificate not valid at issue time")

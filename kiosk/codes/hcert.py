@@ -1,4 +1,4 @@
-"""The EU DCC payload (``hcert`` claim -260/1): the schema rules a verifier needs, its facts."""
+"""The EU DCC payload (``hcert`` claim -260/1): judged by its schema version, and its facts."""
 
 from __future__ import annotations
 
@@ -7,26 +7,21 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from kiosk.codes.dccschema import SchemaError, as_json, validate
 from kiosk.codes.errors import CodeError
 from kiosk.reasons import CODE_MALFORMED
 
 CLAIM_HCERT = -260
-_VER = re.compile(r"\d+\.\d+\.\d+")
-_STD_NAME = re.compile(r"[A-Z<]{0,80}")
-_DOB = re.compile(r"((19|20)\d\d(-\d\d){0,2})?")
-_DATE = re.compile(r"\d{4}-\d\d-\d\d")
+#: A date of birth with a time part (``1964-08-12T00:00:00``): the date is what identifies.
+_DOB_WITH_TIME = re.compile(r"((?:19|20)\d\d-\d\d-\d\d)[T ][0-9:.+\-Z]*", re.ASCII)
+_DATE = re.compile(r"\d{4}-\d\d-\d\d", re.ASCII)
 
 #: SNOMED CT codes of a test result (value set ``covid-19-lab-result``).
 TEST_NEGATIVE = "260415000"
 TEST_POSITIVE = "260373001"
-
-# Required members (all text unless listed in _INTS) of each certificate type, per schema 1.3.
-_REQUIRED = {
-    "v": ("tg", "vp", "mp", "ma", "dn", "sd", "dt", "co", "is", "ci"),
-    "t": ("tg", "tt", "sc", "tr", "co", "is", "ci"),
-    "r": ("tg", "fr", "co", "is", "df", "du", "ci"),
-}
-_INTS = {"dn", "sd"}
+#: ``test_result`` of a test whose result code is outside today's value set.
+RESULT_UNKNOWN = "unknown"
+_RESULTS = {TEST_NEGATIVE: "negative", TEST_POSITIVE: "positive"}
 
 
 @dataclass(frozen=True)
@@ -38,7 +33,7 @@ class DgcFacts:
     family_name: str
     subject: str  # standardised names and date of birth; hashed, never stored
     test_at: datetime | None = None
-    test_result: str | None = None
+    test_result: str | None = None  # "negative" | "positive" | "unknown"
     vaccine_doses: int | None = None
 
 
@@ -46,84 +41,74 @@ def _bad(what: str) -> CodeError:
     return CodeError(CODE_MALFORMED, f"hcert: {what}")
 
 
-def _str(obj: dict[Any, Any], key: str, required: bool = True) -> str:
-    value = obj.get(key)
-    if value is None and not required:
-        return ""
-    if not isinstance(value, str) or len(value) > 256:
-        raise _bad(f"{key} must be text")
-    return value
-
-
-def _entry(entry: Any, kind: str) -> dict[Any, Any]:
-    if not isinstance(entry, dict):
-        raise _bad(f"{kind} entry is not a map")
-    for key in _REQUIRED[kind]:
-        value = entry.get(key)
-        if key in _INTS:
-            if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 9:
-                raise _bad(f"{kind}.{key} must be an integer 1-9")
-        elif not isinstance(value, str) or not value or len(value) > 256:
-            raise _bad(f"{kind}.{key} must be text")
-    for key in ("dt", "fr", "df", "du"):
-        if key in entry and not _DATE.fullmatch(str(entry[key])[:10]):
-            raise _bad(f"{kind}.{key} must be a date")
-    return entry
-
-
-def parse_time(text: str) -> datetime:
-    """An ISO 8601 date-time from a DCC; naive times are UTC."""
+def parse_time(value: Any) -> datetime | None:
+    """An ISO 8601 date-time from a DCC (naive times are UTC); None if it is not one."""
+    if not isinstance(value, str):
+        return None
     try:
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        parsed = datetime.fromisoformat(value.strip().replace("z", "Z"))
     except ValueError:
-        raise _bad("sc is not an ISO 8601 date-time") from None
+        return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def parse_dgc(dgc: Any) -> DgcFacts:
-    """Check a DCC payload against the schema rules that matter and return its facts.
+def _dob(payload: dict[str, Any]) -> str:
+    """The date of birth; a time part after a full date is dropped before the schema sees it."""
+    dob = payload.get("dob")
+    if isinstance(dob, str):
+        match = _DOB_WITH_TIME.fullmatch(dob)
+        if match:
+            payload["dob"] = match.group(1)
+    return str(payload.get("dob", ""))
 
-    Exactly one of ``v``, ``t`` or ``r`` with exactly one entry (the business rule: one
-    certificate per code). CodeError(code.malformed) names the first rule broken.
+
+def _latest(entries: list[dict[str, Any]], kind: str) -> dict[str, Any]:
+    """The entry that speaks for the certificate: the latest by date, then dose number."""
+    if kind == "t":
+        never = datetime.min.replace(tzinfo=UTC)
+        return max(entries, key=lambda e: parse_time(e.get("sc")) or never)
+
+    def key(entry: dict[str, Any]) -> tuple[str, float]:
+        dt = entry.get("dt", "")
+        return (dt[:10] if _DATE.match(dt) else "", entry.get("dn", 0))
+
+    return max(entries, key=key) if kind == "v" else entries[0]
+
+
+def parse_dgc(dgc: Any) -> DgcFacts:
+    """Judge a DCC payload by the schema of the version it declares and return its facts.
+
+    Exactly one of ``v``, ``t`` or ``r`` (schema 1.3, and the business rule before it); a
+    1.0-1.2 payload may carry several entries and the latest speaks. A test result outside
+    today's value set is ``unknown`` (the policy decides), never negative. CodeError
+    (code.malformed) names the first rule broken, never a value.
     """
-    if not isinstance(dgc, dict):
+    payload = as_json(dgc)
+    if not isinstance(payload, dict):
         raise _bad("payload is not a map")
-    if not _VER.fullmatch(_str(dgc, "ver")):
-        raise _bad("ver must be a version like 1.3.0")
-    nam = dgc.get("nam")
-    if not isinstance(nam, dict):
-        raise _bad("nam missing")
-    fnt = _str(nam, "fnt")
-    gnt = _str(nam, "gnt", required=False)
-    if not fnt or not _STD_NAME.fullmatch(fnt) or not _STD_NAME.fullmatch(gnt):
-        raise _bad("nam.fnt/gnt must be standardised (A-Z and <)")
-    dob = _str(dgc, "dob")
-    if not _DOB.fullmatch(dob):
-        raise _bad("dob must be YYYY, YYYY-MM or YYYY-MM-DD")
-    kinds = [k for k in ("v", "t", "r") if k in dgc]
+    dob = _dob(payload)
+    try:
+        validate(payload)
+    except SchemaError as exc:
+        raise _bad(str(exc)) from None
+    kinds = [k for k in ("v", "t", "r") if k in payload]
     if len(kinds) != 1:
         raise _bad("exactly one of v, t, r must be present")
     kind = kinds[0]
-    entries = dgc[kind]
-    if not isinstance(entries, list) or len(entries) != 1:
-        raise _bad(f"{kind} must hold exactly one entry")
-    entry = _entry(entries[0], kind)
+    entry = _latest(payload[kind], kind)
     facts: dict[str, Any] = {}
     if kind == "t":
-        tr = entry["tr"]
-        facts["test_result"] = (
-            "negative" if tr == TEST_NEGATIVE else "positive" if tr == TEST_POSITIVE else None
-        )
-        if facts["test_result"] is None:
-            raise _bad("t.tr is not a known test result")
+        facts["test_result"] = _RESULTS.get(entry["tr"], RESULT_UNKNOWN)
         facts["test_at"] = parse_time(entry["sc"])
     elif kind == "v":
-        facts["vaccine_doses"] = entry["dn"]
+        facts["vaccine_doses"] = int(entry["dn"])
+    nam = payload["nam"]
+    fnt, gnt = nam.get("fnt", ""), nam.get("gnt", "")
     return DgcFacts(
         kind=kind,
-        given_name=_str(nam, "gn", required=False) or gnt.replace("<", " "),
-        family_name=_str(nam, "fn", required=False) or fnt.replace("<", " "),
-        subject=f"{fnt}<<{gnt}|{dob}",
+        given_name=nam.get("gn") or gnt.replace("<", " ").strip(),
+        family_name=nam.get("fn") or fnt.replace("<", " ").strip(),
+        subject=f"{fnt}<<{gnt}|{dob}" if fnt or gnt else "",
         **facts,
     )
 

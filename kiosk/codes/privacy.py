@@ -8,7 +8,7 @@ import re
 import unicodedata
 
 _SPLIT = re.compile(r"[\s,<]+")
-_ID_NUMBER = re.compile(r"\d{17}[\dXx]|\d{15}")
+_ID_NUMBER = re.compile(r"\d{17}[\dXx]|\d{15}", re.ASCII)
 MAX_NAME = 64
 
 
@@ -21,9 +21,10 @@ def mask_name(name: str | None) -> str | None:
 
     Chinese names (any CJK ideograph, no spaces): keep the first and last character and
     replace each one between with ``*`` — 张小中 → 张*中, 欧阳小明 → 欧**明, 张三 → 张*,
-    a single character → ``*``. Other names: each word (split on spaces, commas and ``<``)
+    a single character → ``*``. Other names: each word (split on whitespace, commas and ``<``)
     keeps its first letter and the rest becomes one ``*`` — Gabriele Musterfrau → G* M*.
-    Masking a masked name changes nothing. Empty input gives ``None``.
+    Masking a masked name changes nothing. Empty input gives ``None``. docs/county-pass.md §3
+    defines "Chinese name" and "word" exactly.
     """
     if name is None:
         return None

@@ -156,12 +156,17 @@ def load_trust(paths: Iterable[Path]) -> TrustLoad:
     return TrustLoad(trust, tuple(problems))
 
 
-def verify_any(msg: Sign1, candidates: Iterable[TrustedCert]) -> TrustedCert:
-    """The first candidate whose key verifies ``msg``; else the last CodeError (bad signature)."""
+def verify_any(
+    msg: Sign1, candidates: Iterable[TrustedCert], any_curve: bool = False
+) -> TrustedCert:
+    """The first candidate whose key verifies ``msg``; else the last CodeError (bad signature).
+
+    ``any_curve``: see :func:`kiosk.codes.cose.verify_signature`.
+    """
     error = CodeError(CODE_UNKNOWN_KEY, "no trusted certificate with this key id")
     for cert in candidates:
         try:
-            verify_signature(msg, cert.public_key)
+            verify_signature(msg, cert.public_key, any_curve)
         except CodeError as exc:
             error = exc
             continue

@@ -18,7 +18,7 @@ from werkzeug.wrappers import Response
 from kiosk import __version__
 from kiosk.config import Config, read_secret
 from kiosk.manual import RegistrationDesk
-from kiosk.status import StatusView
+from kiosk.service.status import StatusView
 from kiosk.storage import StorageError
 from kiosk.web import auth, ops, register, screen, staff
 from kiosk.web.limiter import LoginLimiter

@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page
 
-from kiosk.app import Kiosk
 from kiosk.demo import VISITORS, DemoRig, Seen, play_visitor
 from kiosk.export import csv_lines
-from kiosk.gate import Gate
+from kiosk.gate.signals import Gate
 from kiosk.ledger import Ledger
 from kiosk.model import Outcome
+from kiosk.service.app import Kiosk
 from kiosk.uplink.collector import Collector
 from tests.integration.test_uplink import wait_until
 

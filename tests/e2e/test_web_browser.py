@@ -14,7 +14,7 @@ from kiosk.config import Config
 from kiosk.export import csv_lines
 from kiosk.ledger import Ledger
 from kiosk.model import Outcome
-from kiosk.status import Phase, StatusBoard
+from kiosk.service.status import Phase, StatusBoard
 from kiosk.web import WebServer
 from tests.web_support import (
     DECISIONS,

@@ -10,6 +10,7 @@ import cbor2
 import pytest
 
 from kiosk.codes import county
+from kiosk.codes.cose import parse_sign1
 from kiosk.codes.envelope import b45decode, b45encode, inflate, unwrap, wrap
 from kiosk.codes.privacy import SubjectHasher
 from kiosk.codes.trust import TrustList, load_trust
@@ -232,3 +233,144 @@ def test_inflate_refuses_a_zip_bomb() -> None:
         inflate(bomb)
     with pytest.raises(ValueError, match="truncated"):
         inflate(zlib.compress(b"x" * 100)[:-3])
+
+
+# -- what docs/county-pass.md settles for an independent issuer ----------------------------
+
+
+def _cwt() -> dict[object, object]:
+    cwt: dict[object, object] = cbor2.loads(county.encode_claims(claims()))
+    return cwt
+
+
+@pytest.mark.parametrize("where", ["iat", "exp", "su", "na.t"])
+def test_times_must_be_integers_not_whole_floats(county_issuer: Issuer, where: str) -> None:
+    """§3: iat, exp, su and na.t are unsigned integers; 1.7e9 as a float is refused."""
+    cwt = _cwt()
+    health = cwt[county.CLAIM_HEALTH]
+    assert isinstance(health, dict)
+    if where == "iat":
+        cwt[6] = float(cwt[6])  # type: ignore[arg-type]
+    elif where == "exp":
+        cwt[4] = float(cwt[4])  # type: ignore[arg-type]
+    elif where == "su":
+        health["su"] = float(health["su"])
+    else:
+        health["na"]["t"] = float(health["na"]["t"])
+    assert check(_signed(county_issuer, cwt), (county_issuer,)) == ("code.malformed",)
+
+
+def test_expiry_before_issue_is_a_claims_error_whatever_the_time(county_issuer: Issuer) -> None:
+    """§4 step 8: exp <= iat is code.malformed, found before the times are compared with now."""
+    iat = int((NOW - timedelta(days=1)).timestamp())
+    for exp in (iat, iat - 1):
+        text = _signed(county_issuer, {**_cwt(), 6: iat, 4: exp})
+        for when in (NOW - timedelta(days=3), NOW, NOW + timedelta(days=3)):
+            assert check(text, (county_issuer,), when) == ("code.malformed",)
+
+
+def test_a_pass_is_valid_at_its_exact_expiry_second(county_issuer: Issuer) -> None:
+    text = county.issue(claims(), county_issuer.key)
+    exp = claims().expires_at
+    assert check(text, (county_issuer,), exp) == ()
+    assert check(text, (county_issuer,), exp + timedelta(seconds=1)) == ("code.expired",)
+
+
+@pytest.mark.parametrize("wrapping", ["untagged", "tag 18", "tag 61 around tag 18"])
+def test_cose_sign1_tagged_or_not(county_issuer: Issuer, wrapping: str) -> None:
+    """§2: tag 18 is what issuers write; untagged (RFC 9052 §2: the CP1: prefix already says
+    what follows) and an outer CWT tag 61 are accepted too."""
+    tagged = cbor2.loads(unwrap(county.issue(claims(), county_issuer.key), county.PREFIX))
+    assert isinstance(tagged, cbor2.CBORTag) and tagged.tag == 18
+    item = {
+        "untagged": tagged.value,
+        "tag 18": tagged,
+        "tag 61 around tag 18": cbor2.CBORTag(61, tagged),
+    }[wrapping]
+    assert check(wrap(cbor2.dumps(item), county.PREFIX), (county_issuer,)) == ()
+
+
+def _nested(levels: int, tag_inside: bool = False) -> object:
+    """A value ``levels`` levels deep: arrays, the innermost a tag around 0 if ``tag_inside``."""
+    value: object = cbor2.CBORTag(1000, 0) if tag_inside else [0]
+    for _ in range(levels - 1):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize(
+    ("levels", "tag_inside", "reasons"),
+    [(23, False, ()), (24, False, ("code.malformed",)),
+     (23, True, ()), (24, True, ("code.malformed",))],
+)  # fmt: skip
+def test_nesting_depth_counts_from_the_claims_map(
+    county_issuer: Issuer, levels: int, tag_inside: bool, reasons: tuple[str, ...]
+) -> None:
+    """§3: the claims map is level 1 and every map, array and tag inside adds one; an unknown
+    claim reaching level 24 is ignored, one reaching level 25 is refused."""
+    cwt = {**_cwt(), -65538: _nested(levels, tag_inside)}  # an unknown private claim
+    assert check(_signed(county_issuer, cwt), (county_issuer,)) == reasons
+
+
+@pytest.mark.parametrize(
+    ("sub", "refused"),
+    [("11010519491231002X", True), ("11010519491231002x", True),
+     ("110105194912310029", True),  # a wrong check digit is still the pattern: refused
+     ("1101051949123100291", False), ("11010519491231002Y", False),
+     ("ab010519491231002X", False)],
+)  # fmt: skip
+def test_resident_id_pattern_in_sub(county_issuer: Issuer, sub: str, refused: bool) -> None:
+    """§3: sub is refused when it is 17 digits and a digit or X/x (no checksum is computed);
+    the 15-digit form is already shorter than a subject key may be."""
+    text = _signed(county_issuer, {**_cwt(), 2: sub})
+    assert check(text, (county_issuer,)) == (("code.malformed",) if refused else ())
+
+
+def test_certificate_usage_is_not_checked(county_issuer: Issuer) -> None:
+    """§1: a county certificate is trusted by being in the county trust list with CN = iss;
+    its key usage and extended key usage are not read (a DCC-only EKU does not matter)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.serialization import Encoding
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
+    from kiosk.codes.cose import sign1
+    from kiosk.codes.trust import TrustList, key_id, trusted_cert
+
+    old = county_issuer.key.certificate
+    eku = x509.ExtendedKeyUsage(
+        [ExtendedKeyUsageOID.SERVER_AUTH, x509.ObjectIdentifier("1.3.6.1.4.1.1847.2021.1.1")]
+    )
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(old.subject)
+        .issuer_name(old.subject)
+        .public_key(old.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(old.not_valid_before_utc)
+        .not_valid_after(old.not_valid_after_utc)
+        .add_extension(eku, critical=False)
+        .sign(county_issuer.key.private_key, hashes.SHA256())  # type: ignore[arg-type]
+    )
+    kid = key_id(cert.public_bytes(Encoding.DER))
+    cose = sign1(county.encode_claims(claims()), county_issuer.key.private_key, kid)
+    trust = TrustList({kid: (trusted_cert(cert, "eku"),)})
+    assert trust.lookup(kid)[0].usages == frozenset({"t"})
+    v = county.verify(wrap(cose, county.PREFIX), trust, NOW, SubjectHasher(None))
+    assert v.valid
+
+
+def test_county_passes_keep_es256_on_p256(county_issuer: Issuer) -> None:
+    """Unlike EU DCCs (docs/verification.md), a county pass under ES256 must come from a P-256
+    key: a P-384 key in the county trust list does not verify one."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    from kiosk.codes.cose import verify_signature
+    from kiosk.codes.errors import CodeError
+
+    text = county.issue(claims(), county_issuer.key)
+    msg = parse_sign1(unwrap(text, county.PREFIX))
+    p384 = ec.generate_private_key(ec.SECP384R1()).public_key()
+    with pytest.raises(CodeError, match="paired curve") as caught:
+        verify_signature(msg, p384)
+    assert caught.value.reason == "code.bad_signature"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -11,7 +13,7 @@ import pytest
 from cryptography import x509
 
 from kiosk.codes import dcc
-from kiosk.codes.cose import check_times, claims_of, int_claim, parse_sign1
+from kiosk.codes.cose import check_times, claims_of, numeric_date, parse_sign1
 from kiosk.codes.envelope import b45decode, inflate, strip_prefix, unwrap
 from kiosk.codes.errors import CodeError
 from kiosk.codes.hcert import dgc_of, parse_dgc
@@ -22,6 +24,7 @@ from kiosk.config import PolicySection
 from kiosk.model import CodeStatus, Outcome, Temperature, TempState
 from kiosk.policy import decide
 from tests.codes_support import DgcCase
+from tests.dcc_support import masked_from_nam, name_parts
 
 # Flags this verifier checks, and the flags it does not (with the reason). A case may only
 # carry flags from these two sets; anything else fails the test so it cannot be missed.
@@ -94,7 +97,7 @@ def _stage(case: DgcCase, flag: str, tmp_path: Path) -> bool:
             return _norm(dgc_of(claims_of(parse_sign1(cose)))) == case.raw["JSON"]
         if flag == "EXPECTEDEXPIRATIONCHECK":
             claims = claims_of(parse_sign1(bytes.fromhex(case.raw["COSE"])))
-            check_times(int_claim(claims, 6), int_claim(claims, 4), case.clock, 300)
+            check_times(numeric_date(claims, 6), numeric_date(claims, 4), case.clock, 300)
             return True
         if flag == "EXPECTEDKEYUSAGE":
             msg = parse_sign1(bytes.fromhex(case.raw["COSE"]))
@@ -138,7 +141,11 @@ def test_full_verification_agrees_with_the_flags(dgc_case: DgcCase) -> None:
         assert valid, f"{dgc_case.name}: {reasons}"
         assert result.status is CodeStatus.GREEN
         assert result.subject_hash and len(result.subject_hash) == 64
-        assert result.masked_name and "*" in result.masked_name
+        # least data: the exact masked name from the case's own nam, and no name field at all
+        nam = dgc_of(claims_of(parse_sign1(unwrap(dgc_case.raw["PREFIX"], dcc.PREFIX))))["nam"]
+        assert result.masked_name == masked_from_nam(nam)
+        printed = json.dumps(dataclasses.asdict(result), default=str, ensure_ascii=False)
+        assert not [p for p in name_parts(nam) if p in printed]
     else:
         assert not valid and reasons
 
@@ -167,3 +174,18 @@ def test_expired_tests_in_at_cases_are_denied_by_the_test_age_rule(name: str) ->
     recent = decide(result, temp, rules, result.test_at + timedelta(hours=1))  # type: ignore[operator]
     assert recent.outcome is Outcome.PASS
     assert case.clock > datetime(2021, 5, 1, tzinfo=UTC)
+
+
+def test_every_case_the_set_lists_is_loaded() -> None:
+    """The set's own index (BasicDgcTestsList.md) links each common case; all are loaded, as
+    is every raw file of every country folder: nothing of the shared set is left out."""
+    import re
+
+    from tests.codes_support import DGC_ROOT, load_dgc_cases
+
+    names = {c.name for c in load_dgc_cases()}
+    index = (DGC_ROOT / "BasicDgcTestsList.md").read_text(encoding="utf-8")
+    listed = {f"common/{m}" for m in re.findall(r"\(common/2DCode/raw/(\w+)\.json\)", index)}
+    assert len(listed) == 38 and listed <= names
+    files = {f"{p.parts[-4]}/{p.stem}" for p in DGC_ROOT.glob("*/2DCode/raw/*.json")}
+    assert files == names and {n.split("/")[0] for n in names} == {"AT", "DE", "IT", "common"}

@@ -17,7 +17,7 @@ from kiosk.manual import (
     registration,
 )
 from kiosk.model import Outcome, Temperature, TempState
-from kiosk.status import Phase
+from kiosk.service.status import Phase
 from tests.unit.test_checkpoint import FEVER, OK, Door, verified
 
 HASHER = SubjectHasher(b"kiosk-secret-key-0123456789abcdef")

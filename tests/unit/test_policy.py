@@ -94,6 +94,15 @@ TABLE: list[Row] = [
     ),
     (v(test_result="positive"), OK, {}, D, ("test.positive",)),
     (v(test_at=NOW + timedelta(hours=2)), OK, {}, R, ("test.in_future",)),
+    # an EU DCC test result outside today's value set: not a negative test
+    (v(test_result="unknown"), OK, {}, R, ("test.unknown_result",)),
+    (
+        v(test_result="unknown"),
+        OK,
+        {"max_test_age_h": 48},
+        D,
+        ("test.unknown_result", "test.missing"),
+    ),
     (v(test_at=None, test_result=None), OK, {"max_test_age_h": 48}, D, ("test.missing",)),
     (v(test_at=NOW - timedelta(hours=49)), OK, {"max_test_age_h": 48}, D, ("test.too_old",)),
     (v(test_at=NOW - timedelta(hours=47)), OK, {"max_test_age_h": 48}, P, ()),
@@ -183,7 +192,7 @@ def test_every_reason_has_both_texts() -> None:
 
 def test_policy_version_changes_with_the_rules() -> None:
     base = policy_version(PolicySection())
-    assert base == policy_version(PolicySection()) and base.startswith("2+")
+    assert base == policy_version(PolicySection()) and base.startswith("3+")
     assert base != policy_version(PolicySection(fever_threshold_c=37.5))
     assert base != policy_version(PolicySection(unverified_outcome="deny"))
     assert base != policy_version(PolicySection(starred_itinerary="deny"))

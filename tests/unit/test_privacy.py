@@ -22,6 +22,15 @@ MASKS = [
     ("Marilù Teresa Di Caprio", "M* T* D* C*"),
     ("Li, Wei", "L* W*"),
     ("G* M*", "G* M*"),
+    # the definitions in docs/county-pass.md §3: a Chinese name has a CJK ideograph and no
+    # whitespace (mixed scripts included); a word is what lies between whitespace, "," and "<"
+    ("张 小中", "张* 小*"),
+    ("李Lee", "李**e"),
+    ("𠀀小明", "𠀀*明"),  # CJK Unified Ideographs Extension B
+    ("豈小明", "豈*明"),  # CJK Compatibility Ideographs
+    ("O'Brien", "O*"),
+    ("Anne-Marie", "A*"),
+    ("Anna\tMaria", "A* M*"),
     ("", None),
     ("   ", None),
     (None, None),

@@ -22,7 +22,7 @@ from kiosk.config import Config
 from kiosk.export import COLUMNS, csv_lines
 from kiosk.ledger import Ledger
 from kiosk.model import Outcome
-from kiosk.status import StatusBoard
+from kiosk.service.status import StatusBoard
 from kiosk.web import create_app
 from tests.web_support import (
     PASSWORD,
