@@ -113,6 +113,20 @@ def test_subject_key_from_a_systemd_credential(county_issuer: Issuer, tmp_path: 
         Verifier(section, environ={}).load()
 
 
+def test_hash_subject_uses_the_loaded_key(tmp_path: Path) -> None:
+    """人工登记 hashes phone and ID numbers with the same key as codes' subjects."""
+    from kiosk.codes.privacy import SubjectHasher
+
+    key = b"0123456789abcdef0123456789abcdef"
+    (tmp_path / "subject.key").write_bytes(key)
+    verifier = Verifier(VerifySection(subject_key_file=tmp_path / "subject.key"))
+    assert verifier.hash_subject("id:cn", "11010519491231002X") is None  # nothing loaded yet
+    verifier.load()
+    digest = verifier.hash_subject("id:cn", "11010519491231002X")
+    assert digest == SubjectHasher(key)("id:cn", "11010519491231002X") and len(digest) == 64
+    assert digest != verifier.hash_subject("phone:cn", "11010519491231002X")
+
+
 def test_short_or_missing_subject_key_is_a_config_error(tmp_path: Path) -> None:
     (tmp_path / "short").write_bytes(b"short")
     with pytest.raises(ConfigError, match="shorter than 16 bytes"):
