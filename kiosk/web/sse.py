@@ -23,14 +23,16 @@ class StreamGate:
     most ``per_client`` for any other client address; thread-safe.
 
     A local client (the attached display) takes the reserved slot first, then a shared one;
-    nobody else can take the reserved slot, so the screen always gets its stream.
+    nobody else can take the reserved slot. When every slot is taken, a new local stream
+    supersedes the oldest reserved one (the display reconnected; its old stream may not be
+    noticed as gone until the next write), so the screen always gets its stream at once.
     """
 
     def __init__(self, limit: int, *, per_client: int | None = None, reserved: int = 1) -> None:
         self._reserved = min(reserved, limit)
         self._shared = limit - self._reserved
         self._per_client = limit if per_client is None else per_client
-        self._local_open = 0
+        self._local: list[StreamSlot] = []
         self._shared_open = 0
         self._by_client: dict[str, int] = {}
         self._lock = threading.Lock()
@@ -38,20 +40,28 @@ class StreamGate:
     def try_open(self, client: str, *, local: bool) -> StreamSlot | None:
         """A slot for one stream, or None when the client may not open another now."""
         with self._lock:
-            if local and self._local_open < self._reserved:
-                self._local_open += 1
-                return StreamSlot(self, client, reserved=True)
+            if local and len(self._local) < self._reserved:
+                return self._take_reserved(client)
             held = self._by_client.get(client, 0)
-            if (not local and held >= self._per_client) or self._shared_open >= self._shared:
-                return None
-            self._shared_open += 1
-            self._by_client[client] = held + 1
-            return StreamSlot(self, client, reserved=False)
+            if (local or held < self._per_client) and self._shared_open < self._shared:
+                self._shared_open += 1
+                self._by_client[client] = held + 1
+                return StreamSlot(self, client, reserved=False)
+            if local and self._local:
+                self._local.pop(0).supersede()
+                return self._take_reserved(client)
+            return None
+
+    def _take_reserved(self, client: str) -> StreamSlot:
+        slot = StreamSlot(self, client, reserved=True)
+        self._local.append(slot)
+        return slot
 
     def _release(self, slot: StreamSlot) -> None:
         with self._lock:
             if slot.reserved:
-                self._local_open = max(0, self._local_open - 1)
+                if slot in self._local:
+                    self._local.remove(slot)
                 return
             self._shared_open = max(0, self._shared_open - 1)
             held = self._by_client.get(slot.client, 0) - 1
@@ -63,17 +73,25 @@ class StreamGate:
     @property
     def open(self) -> int:
         with self._lock:
-            return self._local_open + self._shared_open
+            return len(self._local) + self._shared_open
 
 
 class StreamSlot:
-    """One open stream's place in the gate; ``release()`` gives it back exactly once."""
+    """One open stream's place in the gate; ``release()`` gives it back exactly once.
+    ``superseded`` is set when a newer local stream took this reserved place: end the stream."""
 
     def __init__(self, gate: StreamGate, client: str, *, reserved: bool) -> None:
         self.client = client
         self.reserved = reserved
+        self.superseded = threading.Event()
         self._gate: StreamGate | None = gate
         self._lock = threading.Lock()
+
+    def supersede(self) -> None:
+        """Called by the gate under its lock: the place is already given to another."""
+        with self._lock:
+            self._gate = None
+        self.superseded.set()
 
     def release(self) -> None:
         with self._lock:
@@ -123,7 +141,7 @@ class ScreenStream:
         screen = self._view.screen()
         yield f"retry: {self._retry_ms}\n\n" + event(screen, self._payload(screen))
         last, last_write = screen.version, time.monotonic()
-        while not self._closing.is_set():
+        while not self._closing.is_set() and not self._slot.superseded.is_set():
             now = time.monotonic()
             if now >= deadline:
                 return

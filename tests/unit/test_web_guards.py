@@ -97,7 +97,6 @@ def test_the_screen_keeps_its_stream_whoever_holds_the_rest() -> None:
     assert held[3] is not None and gate.try_open("10.0.0.7", local=False) is None  # 3 shared
     screen = gate.try_open("127.0.0.1", local=True)
     assert screen is not None and screen.reserved and gate.open == 4
-    assert gate.try_open("127.0.0.1", local=True) is None  # everything taken now
     screen.release()
     screen.release()  # exactly once
     assert gate.open == 3
@@ -106,7 +105,22 @@ def test_the_screen_keeps_its_stream_whoever_holds_the_rest() -> None:
     assert again is not None and again.reserved
     held[0].release()  # type: ignore[union-attr]
     extra = gate.try_open("127.0.0.1", local=True)  # the screen may use a shared one too
-    assert extra is not None and not extra.reserved
+    assert extra is not None and not extra.reserved and gate.open == 4
+
+
+def test_a_reconnecting_screen_supersedes_its_old_stream_when_all_are_taken() -> None:
+    gate = StreamGate(3, per_client=2)
+    old = gate.try_open("127.0.0.1", local=True)
+    hogs = [gate.try_open("10.0.0.5", local=False), gate.try_open("10.0.0.5", local=False)]
+    assert old is not None and all(hogs) and gate.open == 3
+    new = gate.try_open("127.0.0.1", local=True)  # the display reloaded its page
+    assert new is not None and new.reserved
+    assert old.superseded.is_set() and not new.superseded.is_set()
+    old.release()  # the old stream ends: it gives back nothing it no longer holds
+    assert gate.open == 3
+    assert gate.try_open("10.0.0.6", local=False) is None
+    new.release()
+    assert gate.open == 2
 
 
 RULE = Admission(("127.0.0.1", "::1"), total=100, per_client=20, reserved=8, request_timeout_s=10)
@@ -155,7 +169,7 @@ def test_only_a_plain_local_staff_path_follows_a_login(asked: str | None, target
 @pytest.mark.parametrize(
     ("value", "cell"),
     [
-        ("=HYPERLINK(\"http://x\",\"y\")", "'=HYPERLINK(\"http://x\",\"y\")"),
+        ('=HYPERLINK("http://x","y")', '\'=HYPERLINK("http://x","y")'),
         ("+1+2", "'+1+2"),
         ("-2+3", "'-2+3"),
         ("@SUM(A1)", "'@SUM(A1)"),
