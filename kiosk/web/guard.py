@@ -25,6 +25,7 @@ from kiosk.web.state import is_listed
 
 logger = logging.getLogger(__name__)
 
+LOG_EVERY_S = 10.0
 REFUSAL = (
     b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nContent-Length: 25\r\n"
     b"Retry-After: 5\r\nConnection: close\r\n\r\ntoo many connections 503\n"
@@ -81,6 +82,14 @@ class ConnectionGuard:
         self.rule = rule
         self.refused = 0
         self.cut_off = 0
+        self._logged: dict[str, float] = {}  # what -> when it was last logged
+
+    def _log(self, what: str, count: int, address: str, reason: str) -> None:
+        """One line per kind every ``LOG_EVERY_S`` at most: an attack must not flood the log."""
+        now = time.monotonic()
+        if now - self._logged.get(what, -LOG_EVERY_S) >= LOG_EVERY_S:
+            self._logged[what] = now
+            logger.warning("web: %s %s (%s); %d so far", what, address, reason, count)
 
     def channel_factory(self, channels: Mapping[int, Any]) -> Callable[..., Any]:
         def make(server: Any, conn: socket.socket, addr: Any, adj: Any, map: Any = None) -> Any:
@@ -90,7 +99,7 @@ class ConnectionGuard:
             reason = self.rule.refusal(address, by_client, len(guarded))
             if reason:
                 self.refused += 1
-                logger.warning("web: refused a connection from %s: %s", address, reason)
+                self._log("refused a connection from", self.refused, address, reason)
                 _refuse(conn)
                 return None
             return GuardedChannel(server, conn, addr, adj, map=map)
@@ -106,14 +115,22 @@ class ConnectionGuard:
                 and channel.overdue(now, self.rule.request_timeout_s)
             ):
                 self.cut_off += 1
-                logger.warning("web: cut off %s: request not complete in time", channel.addr[0])
+                reason = f"request not complete in {self.rule.request_timeout_s:g} s"
+                self._log("cut off a slow request from", self.cut_off, channel.addr[0], reason)
                 channel.handle_close()
 
 
 def _refuse(conn: socket.socket) -> None:
+    """Answer 503 and close; what the client already sent is read first, so that the close
+    is a FIN the client can read the answer before, not a reset that discards it."""
     try:
         conn.setblocking(False)
+        conn.recv(64 * 1024)
+    except OSError:
+        pass
+    try:
         conn.send(REFUSAL)
+        conn.shutdown(socket.SHUT_WR)
     except OSError:
         pass
     finally:
