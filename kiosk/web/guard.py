@@ -94,7 +94,8 @@ class ConnectionGuard:
     def channel_factory(self, channels: Mapping[int, Any]) -> Callable[..., Any]:
         def make(server: Any, conn: socket.socket, addr: Any, adj: Any, map: Any = None) -> Any:
             address = addr[0] if isinstance(addr, tuple) else str(addr)
-            guarded = [c for c in channels.values() if isinstance(c, GuardedChannel)]
+            everyone = list(channels.values())  # one C-level copy: workers may close channels
+            guarded = [c for c in everyone if isinstance(c, GuardedChannel)]
             by_client = Counter(client_key(c.addr[0]) for c in guarded)
             reason = self.rule.refusal(address, by_client, len(guarded))
             if reason:
@@ -112,6 +113,7 @@ class ConnectionGuard:
             if (
                 isinstance(channel, GuardedChannel)
                 and not channel.will_close
+                and not channel.requests  # a worker is answering it: not the client's delay
                 and channel.overdue(now, self.rule.request_timeout_s)
             ):
                 self.cut_off += 1
