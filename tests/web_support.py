@@ -8,7 +8,10 @@ import io
 import json
 import random
 import re
+import select
+import socket
 import sqlite3
+import threading
 import time
 import urllib.parse
 from pathlib import Path
@@ -261,3 +264,83 @@ def csv_rows(text: str) -> list[dict[str, str]]:
     """An exported CSV parsed as a spreadsheet would (the UTF-8 BOM first)."""
     assert text.startswith("\ufeff"), "no BOM: spreadsheet programs would misread UTF-8"
     return list(csv.DictReader(io.StringIO(text[1:], newline="")))
+
+
+# Hostile clients (tests/integration/test_web_hostile.py, scripts/bench_web_hostile.py)
+
+
+class Trickler:
+    """Keeps ``per_source`` connections from each source trickling header bytes, opening a
+    new one whenever the server closes one, until stopped."""
+
+    def __init__(self, port: int, sources: list[str], per_source: int) -> None:
+        self.port, self.sources, self.per_source = port, sources, per_source
+        self.reconnects = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="trickler", daemon=True)
+
+    def _open(self, source: str) -> socket.socket | None:
+        try:
+            sock = socket.create_connection(("127.0.0.1", self.port), 5, (source, 0))
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: kiosk\r\nX-Slow: ")
+        except OSError:
+            return None
+        return sock
+
+    def _run(self) -> None:
+        live = {s: [self._open(s) for _ in range(self.per_source)] for s in self.sources}
+        while not self._stop.wait(0.5):
+            for source, socks in live.items():
+                for i, sock in enumerate(socks):
+                    try:
+                        if sock is None:
+                            raise OSError
+                        sock.send(b"a")
+                    except OSError:
+                        if sock is not None:
+                            sock.close()
+                        socks[i] = self._open(source)
+                        self.reconnects += 1
+        for socks in live.values():
+            for sock in socks:
+                if sock is not None:
+                    sock.close()
+
+    def __enter__(self) -> Trickler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+
+BODY_HEADERS = (
+    "POST /staff/login HTTP/1.1\r\nHost: kiosk\r\n"
+    "Content-Type: application/x-www-form-urlencoded\r\n"
+)
+
+
+def declared_huge_body(port: int) -> bytes:
+    """Declare 500 MB and send none of it: the answer must come from the header alone."""
+    with socket.create_connection(("127.0.0.1", port), 5, ("127.0.0.50", 0)) as sock:
+        sock.sendall((BODY_HEADERS + "Content-Length: 500000000\r\n\r\n").encode())
+        return sock.recv(4096)
+
+
+def endless_chunked_body(port: int) -> tuple[bytes, int]:
+    """Send 4 KiB chunks until the server answers; returns the answer and the bytes sent."""
+    sent = 0
+    with socket.create_connection(("127.0.0.1", port), 5, ("127.0.0.51", 0)) as sock:
+        sock.sendall((BODY_HEADERS + "Transfer-Encoding: chunked\r\n\r\n").encode())
+        chunk = b"1000\r\n" + b"a" * 4096 + b"\r\n"
+        while sent < 100 * 1024 * 1024:
+            readable, _, _ = select.select([sock], [], [], 0.01)
+            if readable:
+                return sock.recv(4096), sent
+            try:
+                sock.sendall(chunk)
+            except OSError:
+                break
+            sent += 4096
+    return b"", sent

@@ -27,7 +27,16 @@ from kiosk.ledger import Ledger
 from kiosk.model import Entry, Outcome
 from kiosk.status import Phase
 from tests.integration.test_uplink import wait_until
-from tests.web_support import SseClient, csrf_from, csv_rows, http_login, ledger_csv_rows
+from tests.web_support import (
+    SseClient,
+    Trickler,
+    csrf_from,
+    csv_rows,
+    declared_huge_body,
+    endless_chunked_body,
+    http_login,
+    ledger_csv_rows,
+)
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(240)]
 
@@ -257,52 +266,6 @@ def test_trickled_headers_cannot_hold_every_connection(site: Site) -> None:
     assert attack.reconnects > 0  # the attacker kept coming back all along
 
 
-class Trickler:
-    """Keeps ``per_source`` connections from each source trickling header bytes, opening a
-    new one whenever the server closes one, until stopped."""
-
-    def __init__(self, port: int, sources: list[str], per_source: int) -> None:
-        self.port, self.sources, self.per_source = port, sources, per_source
-        self.reconnects = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="trickler", daemon=True)
-
-    def _open(self, source: str) -> socket.socket | None:
-        try:
-            sock = socket.create_connection(("127.0.0.1", self.port), 5, (source, 0))
-            sock.sendall(b"GET / HTTP/1.1\r\nHost: kiosk\r\nX-Slow: ")
-        except OSError:
-            return None
-        return sock
-
-    def _run(self) -> None:
-        live = {s: [self._open(s) for _ in range(self.per_source)] for s in self.sources}
-        while not self._stop.wait(0.5):
-            for source, socks in live.items():
-                for i, sock in enumerate(socks):
-                    try:
-                        if sock is None:
-                            raise OSError
-                        sock.send(b"a")
-                    except OSError:
-                        if sock is not None:
-                            sock.close()
-                        socks[i] = self._open(source)
-                        self.reconnects += 1
-        for socks in live.values():
-            for sock in socks:
-                if sock is not None:
-                    sock.close()
-
-    def __enter__(self) -> Trickler:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self._stop.set()
-        self._thread.join(10)
-
-
 def _web_worker(site: Site) -> dict[str, int]:
     """The web server's own counters, as the supervisor publishes them."""
     time.sleep(1.5)  # one health interval
@@ -333,37 +296,6 @@ def test_stream_hogs_cannot_take_the_screens_stream(site: Site) -> None:
     finally:
         for hog in hogs:
             hog.close()
-
-
-BODY_HEADERS = (
-    "POST /staff/login HTTP/1.1\r\nHost: kiosk\r\n"
-    "Content-Type: application/x-www-form-urlencoded\r\n"
-)
-
-
-def declared_huge_body(port: int) -> bytes:
-    """Declare 500 MB and send none of it: the answer must come from the header alone."""
-    with socket.create_connection(("127.0.0.1", port), 5, ("127.0.0.50", 0)) as sock:
-        sock.sendall((BODY_HEADERS + "Content-Length: 500000000\r\n\r\n").encode())
-        return sock.recv(4096)
-
-
-def endless_chunked_body(port: int) -> tuple[bytes, int]:
-    """Send 4 KiB chunks until the server answers; returns the answer and the bytes sent."""
-    sent = 0
-    with socket.create_connection(("127.0.0.1", port), 5, ("127.0.0.51", 0)) as sock:
-        sock.sendall((BODY_HEADERS + "Transfer-Encoding: chunked\r\n\r\n").encode())
-        chunk = b"1000\r\n" + b"a" * 4096 + b"\r\n"
-        while sent < 100 * 1024 * 1024:
-            readable, _, _ = select.select([sock], [], [], 0.01)
-            if readable:
-                return sock.recv(4096), sent
-            try:
-                sock.sendall(chunk)
-            except OSError:
-                break
-            sent += 4096
-    return b"", sent
 
 
 def test_huge_bodies_are_refused_before_they_are_read(site: Site) -> None:
