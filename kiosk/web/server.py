@@ -135,15 +135,17 @@ class WebServer:
     def _serve(self) -> None:
         server = self._server
         assert server is not None  # noqa: S101 - set by start()
-        while not self._stopping.is_set():
-            server.asyncore.loop(timeout=POLL_S, map=self._map, use_poll=True, count=1)
-            self.guard.sweep(self._map)
-            self._note_progress(server)
-        state = self.app.extensions.get(EXTENSION)
-        if isinstance(state, WebState):
-            state.closing.set()  # open screen streams end before the workers are stopped
-        self._close_all()
-        server.task_dispatcher.shutdown(cancel_pending=True, timeout=5)
+        try:
+            while not self._stopping.is_set():
+                server.asyncore.loop(timeout=POLL_S, map=self._map, use_poll=True, count=1)
+                self.guard.sweep(self._map)
+                self._note_progress(server)
+        finally:  # also when the loop dies: the listener is closed so a restart can bind
+            state = self.app.extensions.get(EXTENSION)
+            if isinstance(state, WebState):
+                state.closing.set()  # open screen streams end before the workers are stopped
+            self._close_all()
+            server.task_dispatcher.shutdown(cancel_pending=True, timeout=5)
 
     def _note_progress(self, server: BaseWSGIServer) -> None:
         """Progress: the loop turned and the pool is not sitting on the same queued task."""
