@@ -159,6 +159,7 @@ class Kiosk:
             supervisor.add(
                 service_name(factory),
                 lambda ev, make=factory: make(self.board, cfg, ev),  # type: ignore[misc]
+                ready=lambda h, _now: getattr(h, "state", None) != "stopped",  # thread died
             )
         supervisor.start()
         logger.info("kiosk %s at %s running (version %s)", cfg.kiosk.id, cfg.kiosk.site,
