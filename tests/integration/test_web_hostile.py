@@ -10,6 +10,7 @@ other hosts, as LAN clients are when ``[web] host = "0.0.0.0"``.
 from __future__ import annotations
 
 import http.client
+import re
 import select
 import socket
 import threading
@@ -26,6 +27,8 @@ from kiosk.demo import DemoRig, Seen, play_visitor, visitors
 from kiosk.ledger import Ledger
 from kiosk.model import Entry, Outcome
 from kiosk.status import Phase
+from kiosk.uplink.localbroker import free_port
+from tests.helpers import kiosk_popen
 from tests.integration.test_uplink import wait_until
 from tests.web_support import (
     SseClient,
@@ -424,3 +427,48 @@ def test_csv_export_defuses_formula_cells_and_equals_the_ledger(site: Site) -> N
     assert len(hostile) == 1 and hostile[0]["code_status"] == "'@SUM(1)"
     assert len(rows) >= 2  # the visitors of this run and the hostile row
     site.carries_on(since)
+
+
+def test_the_kiosk_demo_command_holds_while_its_web_server_is_attacked() -> None:
+    """The same attacks on the web server of a ``kiosk demo`` process: its own report says
+    every visitor was decided right on screen and in the ledger, and its screen updated."""
+    port = free_port()
+    proc = kiosk_popen("demo", "--duration", "25", "--no-outage", "--http-port", str(port))
+    screen = Screen(port)
+    try:
+        healthy = lambda: _answers(port, "/healthz")  # noqa: E731
+        assert wait_until(healthy, 30), "the demo's web server never came up healthy"
+        screen.thread.start()
+        started = time.monotonic()
+        hogs = [SseClient(port, source=f"127.0.0.{40 + n // 2}") for n in range(4)]
+        with Trickler(port, [f"127.0.0.{20 + n}" for n in range(6)], 25) as attack:
+            with LocalProbe(port) as probe:
+                while time.monotonic() - started < 15:  # most of the demo's 25 s of visitors
+                    declared_huge_body(port)
+                    endless_chunked_body(port)
+                    time.sleep(0.5)
+        for hog in hogs:
+            hog.close()
+        out, err = proc.communicate(timeout=90)
+    finally:
+        screen.stop.set()
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, out + err
+    visitors = re.search(r"visitors (\d+): (\d+) right on screen, (\d+) right in the ledger", out)
+    assert visitors is not None, out
+    total, on_screen, in_ledger = (int(g) for g in visitors.groups())
+    assert total >= 3 and on_screen == total and in_ledger == total, out
+    assert "✗" not in out
+    assert attack.reconnects > 0
+    shown = {seq for _, seq in screen.decided}  # each visitor's entry reached the display
+    assert len(shown) >= total - 1 and screen.refused == 0
+    probe.check()
+
+
+def _answers(port: int, path: str) -> bool:
+    try:
+        return request(port, "GET", path, timeout=2)[0] == 200
+    except OSError:
+        return False
