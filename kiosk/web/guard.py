@@ -21,6 +21,7 @@ from typing import Any
 from waitress.channel import HTTPChannel
 
 from kiosk.web.limiter import client_key
+from kiosk.web.metrics import WebCounters
 from kiosk.web.state import is_listed
 
 logger = logging.getLogger(__name__)
@@ -78,10 +79,11 @@ class ConnectionGuard:
     """Admits connections (waitress's ``channel_class``) and cuts off slow requests
     (``sweep()``, called by the serving loop). Counts what it refused and cut off."""
 
-    def __init__(self, rule: Admission) -> None:
+    def __init__(self, rule: Admission, counters: WebCounters | None = None) -> None:
         self.rule = rule
         self.refused = 0
         self.cut_off = 0
+        self._counters = counters or WebCounters()  # the app's, for /metrics
         self._logged: dict[str, float] = {}  # what -> when it was last logged
 
     def _log(self, what: str, count: int, address: str, reason: str) -> None:
@@ -100,6 +102,7 @@ class ConnectionGuard:
             reason = self.rule.refusal(address, by_client, len(guarded))
             if reason:
                 self.refused += 1
+                self._counters.add("connections_refused")
                 self._log("refused a connection from", self.refused, address, reason)
                 _refuse(conn)
                 return None
@@ -117,6 +120,7 @@ class ConnectionGuard:
                 and channel.overdue(now, self.rule.request_timeout_s)
             ):
                 self.cut_off += 1
+                self._counters.add("requests_cut_off")
                 reason = f"request not complete in {self.rule.request_timeout_s:g} s"
                 self._log("cut off a slow request from", self.cut_off, channel.addr[0], reason)
                 channel.handle_close()

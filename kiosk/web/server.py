@@ -89,8 +89,10 @@ class WebServer:
         self._stopping = stop or threading.Event()
         self._thread: threading.Thread | None = None
         state = app.extensions.get(EXTENSION)
-        web = state.config.web if isinstance(state, WebState) else WebSection()
-        self.guard = ConnectionGuard(admission(web))
+        if isinstance(state, WebState):
+            self.guard = ConnectionGuard(admission(state.config.web), state.counters)
+        else:
+            self.guard = ConnectionGuard(admission(WebSection()))
         self._last_progress = time.monotonic()
         self._queue_head: object = None
 

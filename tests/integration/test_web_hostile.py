@@ -261,6 +261,11 @@ def test_trickled_headers_cannot_hold_every_connection(site: Site) -> None:
     assert status == 200  # the LAN gets in again once the slow ones are gone
     web = _web_worker(site)
     assert web["refused"] >= len(sockets) - 92 and web["cut_off"] >= sum(admitted.values())
+    metrics = request(site.port, "GET", "/metrics")[2].decode()
+    refused_total = re.search(r"^kiosk_web_connections_refused_total (\S+)$", metrics, re.M)
+    cut_total = re.search(r"^kiosk_web_requests_cut_off_total (\S+)$", metrics, re.M)
+    assert refused_total and float(refused_total.group(1)) >= web["refused"]
+    assert cut_total and float(cut_total.group(1)) >= web["cut_off"]
     since = site.mark()
     with Trickler(site.port, [f"127.0.0.{20 + n}" for n in range(6)], 25) as attack:
         with LocalProbe(site.port) as probe:

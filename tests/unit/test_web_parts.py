@@ -110,7 +110,14 @@ def _scrape(h: KioskHealth, **overrides: object) -> Scrape:
         "counts": {Outcome.PASS: 40, Outcome.DENY: 2, Outcome.REFER: 3},
         "outbox": OutboxStatus(pending=5, oldest_age_s=12.5, parked=1),
         "streams": 1,
-        "counters": {"sse_refused": 0, "login_failures": 4, "login_refused": 1, "ledger_errors": 0},
+        "counters": {
+            "sse_refused": 0,
+            "login_failures": 4,
+            "login_refused": 1,
+            "ledger_errors": 0,
+            "connections_refused": 7,
+            "requests_cut_off": 3,
+        },
     }
     values.update(overrides)
     return Scrape(**values)  # type: ignore[arg-type]
@@ -138,6 +145,8 @@ def test_metrics_parse_with_the_prometheus_parser() -> None:
     assert samples[("kiosk_broker_connected", ())] == 1
     assert samples[("kiosk_screen_phase", (("phase", "decided"),))] == 1
     assert samples[("kiosk_web_login_failures_total", ())] == 4
+    assert samples[("kiosk_web_connections_refused_total", ())] == 7
+    assert samples[("kiosk_web_requests_cut_off_total", ())] == 3
     assert samples[("kiosk_healthy", ())] == 1
     assert text.count("# TYPE kiosk_worker_fresh gauge") == 1
     assert text.endswith("\n")

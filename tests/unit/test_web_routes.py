@@ -379,18 +379,21 @@ def test_static_files_ship_with_the_package(client: FlaskClient) -> None:
 
 def test_events_refuses_beyond_the_cap(app: Flask, config: Config) -> None:
     client = app.test_client()
-    open_streams = [
-        client.get("/events", buffered=False) for _ in range(config.web.sse_max_streams)
+    lan = {"REMOTE_ADDR": "192.168.1.50"}  # not the kiosk's own screen: no stream kept for it
+    open_streams = [client.get("/events", buffered=False)]  # the screen's reserved one
+    open_streams += [
+        client.get("/events", buffered=False, environ_base={"REMOTE_ADDR": f"192.168.1.{60 + i}"})
+        for i in range(config.web.sse_max_streams - 1)
     ]
     assert all(r.status_code == 200 for r in open_streams)
-    refused = client.get("/events")
+    refused = client.get("/events", environ_base=lan)
     assert refused.status_code == 503 and refused.headers["Retry-After"] == "5"
     first = next(open_streams[0].response)
     doc = json.loads(first.decode().split("data: ", 1)[1])
     assert doc["version"] == 0 and "请出示健康码" in doc["html"]
     for response in open_streams:
         response.close()
-    assert client.get("/events", buffered=False).status_code == 200
+    assert client.get("/events", buffered=False, environ_base=lan).status_code == 200
 
 
 def test_old_entries_show_their_date(client: FlaskClient, config: Config) -> None:
