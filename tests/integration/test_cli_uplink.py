@@ -14,6 +14,7 @@ import pytest
 from kiosk.uplink.localbroker import LocalBroker, free_port
 from tests.helpers import config_dict, kiosk_cmd, kiosk_popen, write_config
 from tests.integration.test_uplink import Inbox, collecting, wait_until
+from tests.web_support import ledger_csv_rows
 
 pytestmark = pytest.mark.integration
 
@@ -93,6 +94,7 @@ def test_simulate_status_drain_export(tmp_path: Path, broker: LocalBroker) -> No
 
     exported = kiosk_cmd("ledger", "export", "--config", str(config), "--format", "csv")
     rows = list(csv.DictReader(io.StringIO(exported.stdout)))
+    assert rows == ledger_csv_rows(tmp_path / "state" / "ledger.sqlite")  # every cell
     assert [int(r["seq"]) for r in rows] == list(range(1, 121))
     assert all(r["delivered"] == "True" for r in rows)
     assert {r["id"] for r in rows} == {d["id"] for d in inbox.on("entries")}

@@ -26,7 +26,9 @@ from tests.integration.test_uplink import wait_until
 from tests.web_support import (
     SseClient,
     commit,
+    csv_rows,
     http_login,
+    ledger_csv_rows,
     show_decision,
     web_config,
 )
@@ -181,10 +183,11 @@ def test_login_and_export_through_waitress(server: WebServer, config: Config) ->
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
     conn.request("GET", "/staff/export?format=csv", headers={"Cookie": session})
     export = conn.getresponse()
-    text = export.read().decode("utf-8-sig")
+    text = export.read().decode("utf-8")
     conn.close()
     assert export.status == 200
-    assert text.splitlines()[1].split(",")[9] == "张*中"
+    rows = csv_rows(text)
+    assert rows == ledger_csv_rows(config.ledger_path) and rows[0]["masked_name"] == "张*中"
 
 
 def test_a_web_server_that_stops_serving_is_restarted_and_withholds_the_watchdog(
