@@ -188,7 +188,8 @@ class LocalProbe:
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Site]:
     rig = DemoRig(tmp_path_factory.mktemp("hostile"))
     web = {"request_timeout_s": REQUEST_TIMEOUT_S, "cookie_secure": False}
-    config = rig.build(extra={"uplink": {"enabled": False}, "web": web})
+    quick = {"dwell_s": 1, "min_dwell_s": 0.5, "measure_timeout_s": 3}  # visitors come faster
+    config = rig.build(extra={"uplink": {"enabled": False}, "web": web, "checkpoint": quick})
     stop = threading.Event()
     kiosk = rig.kiosk(stop)
     runner = threading.Thread(target=kiosk.run, name="kiosk")
