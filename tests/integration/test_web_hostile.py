@@ -227,7 +227,7 @@ def test_trickled_headers_cannot_hold_every_connection(site: Site) -> None:
     answers: dict[socket.socket, bytes] = {}
     next_byte = started
     probe = LocalProbe(site.port).__enter__()
-    while len(held) < len(sockets) and time.monotonic() - started < REQUEST_TIMEOUT_S + 10:
+    while len(held) < len(sockets) and time.monotonic() - started < REQUEST_TIMEOUT_S + 15:
         open_ones = [s for s in sockets if s not in held]
         readable, _, _ = select.select(open_ones, [], [], 0.1)
         for sock in readable:
@@ -256,7 +256,7 @@ def test_trickled_headers_cannot_hold_every_connection(site: Site) -> None:
     assert all(n <= 20 for n in admitted.values()), admitted  # per-client cap
     assert sum(admitted.values()) <= 92, admitted  # the screen's 8 stay free
     slowest = max(t for s, t in held.items() if not answers.get(s))
-    assert slowest <= REQUEST_TIMEOUT_S + 2, slowest  # trickling did not keep them alive
+    assert slowest <= REQUEST_TIMEOUT_S + 5, slowest  # trickling did not keep them alive
     probe.check()  # /healthz and the screen's page answered the kiosk all along
     status, _, _ = request(site.port, "GET", "/healthz", source="127.0.0.30")
     assert status == 200  # the LAN gets in again once the slow ones are gone
