@@ -151,8 +151,10 @@ class WebServer:
 
     def _note_progress(self, server: BaseWSGIServer) -> None:
         """Progress: the loop turned and the pool is not sitting on the same queued task."""
-        queue = server.task_dispatcher.queue
-        head = queue[0] if queue else None
+        try:
+            head = server.task_dispatcher.queue[0]
+        except IndexError:  # empty (a worker may take the last task at any moment)
+            head = None
         if head is None or head is not self._queue_head:
             self._last_progress = time.monotonic()
         self._queue_head = head
