@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import csv
 import http.client
+import io
 import json
 import random
 import re
+import select
+import socket
+import sqlite3
+import threading
 import time
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -169,8 +176,13 @@ def csrf_from(html: str) -> str:
 class SseClient:
     """A plain HTTP client reading ``/events`` the way EventSource does (``data:`` lines)."""
 
-    def __init__(self, port: int, path: str = "/events", timeout: float = 5.0) -> None:
-        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    def __init__(
+        self, port: int, path: str = "/events", timeout: float = 5.0, source: str | None = None
+    ) -> None:
+        bind = None if source is None else (source, 0)  # another loopback address: a LAN client
+        self.conn = http.client.HTTPConnection(
+            "127.0.0.1", port, timeout=timeout, source_address=bind
+        )
         self.conn.request("GET", path, headers={"Accept": "text/event-stream"})
         self.response = self.conn.getresponse()
 
@@ -193,15 +205,16 @@ class SseClient:
         self.conn.close()
 
 
-def http_login(port: int) -> str:
+def http_login(port: int, password: str = PASSWORD, source: str | None = None) -> str:
     """Log in over plain HTTP (as a browser would) and return the session cookie pair."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    bind = None if source is None else (source, 0)
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10, source_address=bind)
     try:
         conn.request("GET", "/staff/login")
         page = conn.getresponse()
         cookie = (page.getheader("Set-Cookie") or "").split(";", 1)[0]
         token = csrf_from(page.read().decode())
-        body = f"password={PASSWORD.replace(' ', '+')}&csrf_token={token}"
+        body = urllib.parse.urlencode({"password": password, "csrf_token": token})
         headers = {"Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"}
         conn.request("POST", "/staff/login", body=body, headers=headers)
         answer = conn.getresponse()
@@ -211,3 +224,124 @@ def http_login(port: int) -> str:
     if answer.status != 303:
         raise RuntimeError(f"login failed: HTTP {answer.status}")
     return (answer.getheader("Set-Cookie") or "").split(";", 1)[0]
+
+
+#: A text cell a spreadsheet would run as a formula starts with one of these (OWASP).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def ledger_csv_rows(ledger_path: Path, *, defused: bool = True) -> list[dict[str, str]]:
+    """What an export's rows must say, read straight from the ledger's SQLite tables (not
+    through ``kiosk.export``): every entry in order, text that could run as a formula
+    prefixed with ``'`` (if ``defused``: CSV), reasons joined with ``;``, delivered when no
+    outbox row is left."""
+    db = sqlite3.connect(f"file:{ledger_path}?mode=ro", uri=True)
+    db.row_factory = sqlite3.Row
+    try:
+        rows = db.execute(
+            "SELECT e.*, NOT EXISTS (SELECT 1 FROM outbox o WHERE o.entry = e.n) AS delivered "
+            "FROM entries e ORDER BY e.kiosk, e.seq"
+        ).fetchall()
+    finally:
+        db.close()
+
+    def cell(value: object) -> str:
+        if value is None:
+            return ""
+        text = str(value)
+        risky = defused and isinstance(value, str) and text.startswith(FORMULA_START)
+        return "'" + text if risky else text
+
+    out = []
+    for row in rows:
+        record = {key: cell(row[key]) for key in row.keys() if key not in ("n", "reasons")}
+        record["reasons"] = cell(";".join(json.loads(row["reasons"])))
+        record["delivered"] = str(bool(row["delivered"]))
+        out.append(record)
+    return out
+
+
+def csv_rows(text: str) -> list[dict[str, str]]:
+    """An exported CSV parsed as a spreadsheet would (the UTF-8 BOM first)."""
+    assert text.startswith("\ufeff"), "no BOM: spreadsheet programs would misread UTF-8"
+    return list(csv.DictReader(io.StringIO(text[1:], newline="")))
+
+
+# Hostile clients (tests/integration/test_web_hostile.py, scripts/bench_web_hostile.py)
+
+
+class Trickler:
+    """Keeps ``per_source`` connections from each source trickling header bytes, opening a
+    new one whenever the server closes one, until stopped."""
+
+    def __init__(self, port: int, sources: list[str], per_source: int) -> None:
+        self.port, self.sources, self.per_source = port, sources, per_source
+        self.reconnects = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="trickler", daemon=True)
+
+    def _open(self, source: str) -> socket.socket | None:
+        try:
+            sock = socket.create_connection(("127.0.0.1", self.port), 5, (source, 0))
+            sock.sendall(b"GET / HTTP/1.1\r\nHost: kiosk\r\nX-Slow: ")
+        except OSError:
+            return None
+        return sock
+
+    def _run(self) -> None:
+        live = {s: [self._open(s) for _ in range(self.per_source)] for s in self.sources}
+        while not self._stop.wait(0.5):
+            for source, socks in live.items():
+                for i, sock in enumerate(socks):
+                    try:
+                        if sock is None:
+                            raise OSError
+                        sock.send(b"a")
+                    except OSError:
+                        if sock is not None:
+                            sock.close()
+                        socks[i] = self._open(source)
+                        self.reconnects += 1
+        for socks in live.values():
+            for sock in socks:
+                if sock is not None:
+                    sock.close()
+
+    def __enter__(self) -> Trickler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join(10)
+
+
+BODY_HEADERS = (
+    "POST /staff/login HTTP/1.1\r\nHost: kiosk\r\n"
+    "Content-Type: application/x-www-form-urlencoded\r\n"
+)
+
+
+def declared_huge_body(port: int) -> bytes:
+    """Declare 500 MB and send none of it: the answer must come from the header alone."""
+    with socket.create_connection(("127.0.0.1", port), 5, ("127.0.0.50", 0)) as sock:
+        sock.sendall((BODY_HEADERS + "Content-Length: 500000000\r\n\r\n").encode())
+        return sock.recv(4096)
+
+
+def endless_chunked_body(port: int) -> tuple[bytes, int]:
+    """Send 4 KiB chunks until the server answers; returns the answer and the bytes sent."""
+    sent = 0
+    with socket.create_connection(("127.0.0.1", port), 5, ("127.0.0.51", 0)) as sock:
+        sock.sendall((BODY_HEADERS + "Transfer-Encoding: chunked\r\n\r\n").encode())
+        chunk = b"1000\r\n" + b"a" * 4096 + b"\r\n"
+        while sent < 100 * 1024 * 1024:
+            readable, _, _ = select.select([sock], [], [], 0.01)
+            if readable:
+                return sock.recv(4096), sent
+            try:
+                sock.sendall(chunk)
+            except OSError:
+                break
+            sent += 4096
+    return b"", sent

@@ -28,6 +28,8 @@ class WebCounters:
             "login_failures": 0,
             "login_refused": 0,
             "ledger_errors": 0,
+            "connections_refused": 0,
+            "requests_cut_off": 0,
         }
 
     def add(self, name: str, n: int = 1) -> None:
@@ -216,6 +218,18 @@ def render(scrape: Scrape) -> str:
         "counter",
         "Staff logins refused by the rate limit.",
         [({}, c["login_refused"])],
+    )
+    out.family(
+        "kiosk_web_connections_refused_total",
+        "counter",
+        "Connections refused at accept (per-client cap, or only the screen's room left).",
+        [({}, c["connections_refused"])],
+    )
+    out.family(
+        "kiosk_web_requests_cut_off_total",
+        "counter",
+        "Connections cut off because a request did not arrive within request_timeout_s.",
+        [({}, c["requests_cut_off"])],
     )
     out.family(
         "kiosk_web_ledger_errors_total",

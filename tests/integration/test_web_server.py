@@ -4,21 +4,31 @@ cap and lifetime, page requests beside open streams, and a clean stop."""
 from __future__ import annotations
 
 import http.client
+import json
+import socket
 import threading
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from kiosk.config import Config
+from kiosk.config import Config, ServiceSection
 from kiosk.model import Outcome
-from kiosk.service.status import Phase, StatusBoard
+from kiosk.service.sdnotify import Notifier
+from kiosk.service.status import KioskHealth, Phase, StatusBoard, WorkerHealth
+from kiosk.service.supervisor import Supervisor
+from kiosk.uplink.localbroker import free_port
 from kiosk.web import WebServer, create_app
 from kiosk.web.state import state_of
+from tests.helpers import bind_datagram
+from tests.integration.test_uplink import wait_until
 from tests.web_support import (
     SseClient,
     commit,
+    csv_rows,
     http_login,
+    ledger_csv_rows,
     show_decision,
     web_config,
 )
@@ -31,8 +41,10 @@ def config(tmp_path: Path) -> Config:
     return web_config(tmp_path / "state", threads=5, sse_max_streams=2, sse_stream_s=60)
 
 
-def get(port: int, path: str) -> tuple[int, bytes]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+def get(port: int, path: str, source: str | None = None) -> tuple[int, bytes]:
+    """GET ``path``; from ``source`` (another loopback address: a LAN client) if given."""
+    bind = None if source is None else (source, 0)
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5, source_address=bind)
     try:
         conn.request("GET", path)
         response = conn.getresponse()
@@ -88,7 +100,7 @@ def test_streams_are_capped_and_pages_still_answer(server: WebServer, config: Co
     streams = [SseClient(server.port) for _ in range(config.web.sse_max_streams)]
     try:
         assert all(s.next_event() is not None for s in streams)
-        status, body = get(server.port, "/events")
+        status, body = get(server.port, "/events", source="127.0.0.2")  # not the screen
         assert status == 503 and b"too many" in body
         for path in ("/healthz", "/", "/api/status", "/metrics", "/staff/login"):
             assert get(server.port, path)[0] == 200, path
@@ -171,7 +183,86 @@ def test_login_and_export_through_waitress(server: WebServer, config: Config) ->
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
     conn.request("GET", "/staff/export?format=csv", headers={"Cookie": session})
     export = conn.getresponse()
-    text = export.read().decode("utf-8-sig")
+    text = export.read().decode("utf-8")
     conn.close()
     assert export.status == 200
-    assert text.splitlines()[1].split(",")[9] == "张*中"
+    rows = csv_rows(text)
+    assert rows == ledger_csv_rows(config.ledger_path) and rows[0]["masked_name"] == "张*中"
+
+
+def test_a_web_server_that_stops_serving_is_restarted_and_withholds_the_watchdog(
+    tmp_path: Path,
+) -> None:
+    """All of waitress's workers hang in a request (a stuck ledger read, say) and more work
+    queues up: the web worker goes stale, the watchdog is withheld, the supervisor restarts
+    the server on the same port, and /healthz and /api/status tell what happened."""
+    config = replace(
+        web_config(tmp_path / "state", threads=3, sse_max_streams=1),
+        service=ServiceSection(stale_after_s=2, health_interval_s=0.2, restart_budget=2),
+    )
+    board, stop, release = StatusBoard(), threading.Event(), threading.Event()
+    port = free_port()
+
+    def make(ev: threading.Event) -> WebServer:
+        app = create_app(board, config.ledger_path, config)
+        app.add_url_rule("/hang", "hang", lambda: str(release.wait(30)))
+        return WebServer(app, "127.0.0.1", port, threads=3, stop=ev).start()
+
+    def snapshot(workers: tuple[WorkerHealth, ...]) -> KioskHealth:
+        return KioskHealth(kiosk="k-001", workers=workers, updated_t=time.monotonic())
+
+    systemd = bind_datagram(tmp_path / "notify", timeout=0.2)
+    notifier = Notifier({"NOTIFY_SOCKET": str(tmp_path / "notify"), "WATCHDOG_USEC": "3000000"})
+    supervisor = Supervisor(config.service, stop, board, notifier, snapshot=snapshot)
+    supervisor.add("web", make)
+    supervisor.start()
+    runner = threading.Thread(target=supervisor.run, daemon=True)
+    runner.start()
+    messages: list[str] = []
+    ended: list[str] = []  # how each hung request ended
+
+    def hang() -> None:
+        try:
+            ended.append(str(get(port, "/hang")[0]))
+        except (http.client.HTTPException, OSError) as exc:
+            ended.append(type(exc).__name__)
+
+    hung = [threading.Thread(target=hang, daemon=True) for _ in range(4)]
+    try:
+        assert wait_until(lambda: get(port, "/healthz")[0] == 200, 10)
+        for t in hung:  # three hold every worker; the fourth waits in waitress's queue
+            t.start()
+        deadline = time.monotonic() + 20
+        while "STATUS=not fresh: web" not in messages and time.monotonic() < deadline:
+            messages += _received(systemd)
+        stalled_at = len(messages)
+        assert "STATUS=not fresh: web" in messages, messages
+        restarted = lambda: board.health().workers[0].restarts == 1  # noqa: E731
+        assert wait_until(restarted, 15), board.health()
+        assert wait_until(lambda: get(port, "/healthz")[0] == 200, 10)  # the new server
+        status, body = get(port, "/api/status")
+        web = json.loads(body)["health"]["workers"]["web"]
+        assert status == 200 and web["name"] == "web" and web["restarts"] == 1
+        assert web["detail"]["state"] == "serving"
+        while "WATCHDOG=1" not in messages[stalled_at:] and time.monotonic() < deadline + 10:
+            messages += _received(systemd)
+        assert "WATCHDOG=1" in messages[stalled_at:]  # fed again once fresh
+        last_stale = max(i for i, m in enumerate(messages) if m == "STATUS=not fresh: web")
+        # no ping between going stale and the restart: the last ping before it is older
+        assert "WATCHDOG=1" not in messages[messages.index("STATUS=not fresh: web") : last_stale]
+        assert wait_until(lambda: len(ended) == 4, 10)
+        assert all(e != "200" for e in ended)  # the restart closed them, none was answered
+    finally:
+        release.set()
+        stop.set()
+        runner.join(10)
+        supervisor.stop_all()
+        notifier.close()
+        systemd.close()
+
+
+def _received(sock: socket.socket) -> list[str]:
+    try:
+        return sock.recv(4096).decode().splitlines()
+    except TimeoutError:
+        return []

@@ -1,4 +1,4 @@
-"""The web layer's pure parts: chart, XLSX writer, login limiter, metrics text, device facts."""
+"""The web layer's pure parts: chart, XLSX writer, metrics text, device facts."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ from kiosk.service.status import KioskHealth, Phase, Screen, WorkerHealth
 from kiosk.storage import OutboxStatus
 from kiosk.web.charts import day_bounds, hour_chart_svg, hourly
 from kiosk.web.devices import device_facts, device_rows, human_bytes
-from kiosk.web.limiter import LoginLimiter
 from kiosk.web.metrics import Scrape, render
 from kiosk.web.xlsx import write_xlsx
 from tests.web_support import health
@@ -101,32 +100,6 @@ def test_xlsx_many_columns_get_letters_beyond_z() -> None:
     assert sheet["AD2"].value == 29
 
 
-def test_limiter_locks_after_the_allowed_failures_and_releases_in_time() -> None:
-    limiter = LoginLimiter(attempts=3, window_s=60)
-    for t in (0.0, 1.0, 2.0):
-        assert limiter.retry_after("10.0.0.2", t) is None
-        limiter.failed("10.0.0.2", t)
-    assert limiter.retry_after("10.0.0.2", 3.0) == pytest.approx(57.0)
-    assert limiter.retry_after("10.0.0.3", 3.0) is None  # another client is not locked out
-    assert limiter.retry_after("10.0.0.2", 60.5) is None  # the first failure left the window
-    limiter.succeeded("10.0.0.2")
-    assert limiter.retry_after("10.0.0.2", 61.0) is None
-
-
-def test_limiter_caps_all_clients_together() -> None:
-    limiter = LoginLimiter(attempts=2, window_s=100)
-    for i in range(8):
-        limiter.failed(f"10.0.1.{i}", float(i))
-    assert limiter.retry_after("10.0.9.9", 8.0) == pytest.approx(92.0)
-
-
-def test_limiter_memory_is_bounded() -> None:
-    limiter = LoginLimiter(attempts=2, window_s=100, max_clients=10)
-    for i in range(500):
-        limiter.failed(f"addr-{i}", float(i) * 0.01)
-    assert limiter.remembered <= 11
-
-
 def _scrape(h: KioskHealth, **overrides: object) -> Scrape:
     values: dict[str, object] = {
         "health": h,
@@ -137,7 +110,14 @@ def _scrape(h: KioskHealth, **overrides: object) -> Scrape:
         "counts": {Outcome.PASS: 40, Outcome.DENY: 2, Outcome.REFER: 3},
         "outbox": OutboxStatus(pending=5, oldest_age_s=12.5, parked=1),
         "streams": 1,
-        "counters": {"sse_refused": 0, "login_failures": 4, "login_refused": 1, "ledger_errors": 0},
+        "counters": {
+            "sse_refused": 0,
+            "login_failures": 4,
+            "login_refused": 1,
+            "ledger_errors": 0,
+            "connections_refused": 7,
+            "requests_cut_off": 3,
+        },
     }
     values.update(overrides)
     return Scrape(**values)  # type: ignore[arg-type]
@@ -165,6 +145,8 @@ def test_metrics_parse_with_the_prometheus_parser() -> None:
     assert samples[("kiosk_broker_connected", ())] == 1
     assert samples[("kiosk_screen_phase", (("phase", "decided"),))] == 1
     assert samples[("kiosk_web_login_failures_total", ())] == 4
+    assert samples[("kiosk_web_connections_refused_total", ())] == 7
+    assert samples[("kiosk_web_requests_cut_off_total", ())] == 3
     assert samples[("kiosk_healthy", ())] == 1
     assert text.count("# TYPE kiosk_worker_fresh gauge") == 1
     assert text.endswith("\n")
