@@ -33,7 +33,7 @@ from kiosk.model import (
 )
 from kiosk.policy import Rules, decide
 from kiosk.reasons import STORAGE_ERROR, VERIFY_TIMEOUT
-from kiosk.status import Phase, Screen
+from kiosk.service.status import Phase, Screen
 from kiosk.storage import StorageError
 
 logger = logging.getLogger(__name__)
@@ -51,7 +51,7 @@ class Recorder(Protocol):
 
 
 class Display(Protocol):
-    """Where screen states go (``kiosk.status.StatusBoard``)."""
+    """Where screen states go (``kiosk.service.status.StatusBoard``)."""
 
     def show(self, **changes: Any) -> Screen: ...
 

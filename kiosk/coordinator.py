@@ -17,7 +17,7 @@ from kiosk.config import Config
 from kiosk.ledger import Ledger
 from kiosk.model import Entry, Reading, ScannedCode
 from kiosk.sensors.filter import ReadingFilter
-from kiosk.status import StatusBoard
+from kiosk.service.status import StatusBoard
 from kiosk.storage import StorageError
 
 logger = logging.getLogger(__name__)

@@ -22,15 +22,15 @@ from typing import Any
 
 from werkzeug.security import generate_password_hash
 
-from kiosk.app import Devices, Kiosk, ServiceFactory, web_service
 from kiosk.codes import county
 from kiosk.codes.keys import IssuerKey, generate, load_issuer
 from kiosk.config import CameraSection, Config, parse
-from kiosk.gate_sim import SimulatedOutputs
+from kiosk.gate.sim import SimulatedOutputs
 from kiosk.model import CodeStatus, Outcome, PassClaims
 from kiosk.scanner.synthetic import SyntheticSource
 from kiosk.sensors.simulator import ThermometerSimulator
-from kiosk.status import Phase, Screen
+from kiosk.service.app import Devices, Kiosk, ServiceFactory, web_service
+from kiosk.service.status import Phase, Screen
 from kiosk.uplink.localbroker import LocalBroker, free_port, mosquitto_binary
 
 logger = logging.getLogger(__name__)

@@ -22,10 +22,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchlib import write_section
 
-from kiosk.app import Kiosk
 from kiosk.demo import VISITORS, DemoRig
 from kiosk.scanner.synthetic import SyntheticSource
-from kiosk.status import Phase
+from kiosk.service.app import Kiosk
+from kiosk.service.status import Phase
 from tests.web_support import SseClient
 
 CODE_ONLY = [v for v in VISITORS if v.kind in ("red", "yellow", "expired", "forged", "unknown")]

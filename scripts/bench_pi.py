@@ -29,11 +29,12 @@ sys.path.insert(0, str(ROOT))
 from gpiozero.pins.mock import MockFactory  # noqa: E402
 
 from kiosk.config import parse  # noqa: E402
-from kiosk.gate import Gate, gpio_opener  # noqa: E402
-from kiosk.journal import JournalHandler, encode  # noqa: E402
+from kiosk.gate.gpio import gpio_opener  # noqa: E402
+from kiosk.gate.signals import Gate  # noqa: E402
 from kiosk.model import Outcome  # noqa: E402
-from kiosk.sdnotify import Notifier  # noqa: E402
 from kiosk.sensors.simulator import ThermometerSimulator  # noqa: E402
+from kiosk.service.journal import JournalHandler, encode  # noqa: E402
+from kiosk.service.sdnotify import Notifier  # noqa: E402
 from kiosk.uplink.localbroker import LocalBroker  # noqa: E402
 from scripts.benchlib import write_section  # noqa: E402
 

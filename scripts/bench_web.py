@@ -19,7 +19,7 @@ sys.path.insert(0, str(ROOT))
 
 from kiosk.export import csv_lines  # noqa: E402
 from kiosk.ledger import Ledger  # noqa: E402
-from kiosk.status import Phase, StatusBoard  # noqa: E402
+from kiosk.service.status import Phase, StatusBoard  # noqa: E402
 from kiosk.web import WebServer, create_app  # noqa: E402
 from kiosk.web.xlsx import write_xlsx  # noqa: E402
 from scripts.benchlib import write_section  # noqa: E402

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from kiosk.config import Config
-from kiosk.status import StatusBoard
+from kiosk.service.status import StatusBoard
 from kiosk.uplink.localbroker import LocalBroker
 from kiosk.web import WebServer, create_app
 from tests.codes_support import Issuer, load_dgc_cases, make_issuer

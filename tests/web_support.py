@@ -19,7 +19,7 @@ from werkzeug.security import generate_password_hash
 from kiosk.config import Config, parse
 from kiosk.ledger import Ledger
 from kiosk.model import Entry, Outcome
-from kiosk.status import KioskHealth, Phase, StatusBoard, WorkerHealth
+from kiosk.service.status import KioskHealth, Phase, StatusBoard, WorkerHealth
 from kiosk.synthetic import synthetic_entry
 
 PASSWORD = "correct horse battery staple"

@@ -13,7 +13,7 @@ from types import FrameType
 
 from kiosk import __version__
 from kiosk.config import ConfigError
-from kiosk.journal import setup_logging
+from kiosk.service.journal import setup_logging
 from kiosk.storage import StorageError
 
 #: Modules under ``kiosk.cli`` whose ``register(commands)`` adds subcommands.

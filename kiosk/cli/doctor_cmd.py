@@ -8,7 +8,8 @@ from pathlib import Path
 
 from kiosk.cli import Commands, Context
 from kiosk.cli.output import emit
-from kiosk.doctor import Options, blocking, render, run_checks
+from kiosk.doctor.findings import Options
+from kiosk.doctor.run import blocking, render, run_checks
 
 
 def register(commands: Commands) -> None:

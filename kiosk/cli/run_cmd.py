@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from kiosk.app import Kiosk, web_service
 from kiosk.cli import Commands, Context
 from kiosk.config import load
-from kiosk.sdnotify import Notifier
+from kiosk.service.app import Kiosk, web_service
+from kiosk.service.sdnotify import Notifier
 
 
 def register(commands: Commands) -> None:

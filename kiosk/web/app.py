@@ -17,7 +17,7 @@ from werkzeug.wrappers import Response
 
 from kiosk import __version__
 from kiosk.config import Config, read_secret
-from kiosk.status import StatusView
+from kiosk.service.status import StatusView
 from kiosk.storage import StorageError
 from kiosk.web import auth, ops, screen, staff
 from kiosk.web.limiter import LoginLimiter

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from kiosk.status import KioskHealth, WorkerHealth
+from kiosk.service.status import KioskHealth, WorkerHealth
 from kiosk.web.present import Bi
 
 LOW_DISK_BYTES = 200 * 1024 * 1024

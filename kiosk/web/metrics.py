@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from kiosk.model import Outcome, parse_utc
-from kiosk.status import KioskHealth, Phase, Screen
+from kiosk.service.status import KioskHealth, Phase, Screen
 from kiosk.storage import OutboxStatus
 from kiosk.web.devices import DeviceFacts
 

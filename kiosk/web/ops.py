@@ -11,7 +11,7 @@ from werkzeug.wrappers import Response
 
 from kiosk.ledger import Ledger
 from kiosk.model import Outcome
-from kiosk.status import KioskHealth
+from kiosk.service.status import KioskHealth
 from kiosk.storage import OutboxStatus, StorageError
 from kiosk.web import metrics
 from kiosk.web.charts import day_bounds

@@ -8,7 +8,7 @@ from typing import Any
 
 from kiosk.model import Outcome
 from kiosk.reasons import describe
-from kiosk.status import Phase, Screen
+from kiosk.service.status import Phase, Screen
 
 logger = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from typing import Any
 from flask import Flask, render_template, request
 from werkzeug.wrappers import Response
 
-from kiosk.status import Screen
+from kiosk.service.status import Screen
 from kiosk.web.limiter import client_key
 from kiosk.web.present import CONNECTION_LOST, REMINDERS, WAIT, public_screen, screen_view
 from kiosk.web.sse import ScreenStream

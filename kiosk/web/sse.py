@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from kiosk.status import Screen, StatusView
+from kiosk.service.status import Screen, StatusView
 
 
 class StreamGate:

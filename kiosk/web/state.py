@@ -13,7 +13,7 @@ from flask import Flask, request
 from markupsafe import Markup
 
 from kiosk.config import Config
-from kiosk.status import StatusView
+from kiosk.service.status import StatusView
 from kiosk.web.limiter import LoginLimiter
 from kiosk.web.metrics import WebCounters
 from kiosk.web.sessions import StaffSessions

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page
 
-from kiosk.app import Kiosk
 from kiosk.demo import VISITORS, DemoRig, Seen, play_visitor
 from kiosk.ledger import Ledger
+from kiosk.service.app import Kiosk
 from kiosk.uplink.collector import Collector
 from tests.integration.test_uplink import wait_until
 from tests.web_support import csv_rows, ledger_csv_rows

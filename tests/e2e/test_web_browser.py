@@ -12,7 +12,7 @@ from playwright.sync_api import Browser, Page
 
 from kiosk.config import Config
 from kiosk.model import Outcome
-from kiosk.status import Phase, StatusBoard
+from kiosk.service.status import Phase, StatusBoard
 from kiosk.web import WebServer
 from tests.web_support import (
     DECISIONS,

@@ -15,7 +15,7 @@ import pytest
 
 from kiosk.codes.qrimage import write_qr_png
 from kiosk.sensors.simulator import ThermometerSimulator
-from kiosk.supervisor import EXIT_STALLED
+from kiosk.service.supervisor import EXIT_STALLED
 from kiosk.uplink.localbroker import free_port
 from tests.helpers import bind_datagram, config_dict, kiosk_popen, write_config
 from tests.integration.test_run import simulator  # noqa: F401 - the pty fixture

@@ -12,7 +12,7 @@ import pytest
 
 from kiosk.config import Config
 from kiosk.model import Outcome
-from kiosk.status import Phase, StatusBoard
+from kiosk.service.status import Phase, StatusBoard
 from kiosk.web import WebServer, create_app
 from kiosk.web.state import state_of
 from tests.web_support import (

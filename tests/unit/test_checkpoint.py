@@ -21,7 +21,7 @@ from kiosk.model import (
     TempState,
     Verification,
 )
-from kiosk.status import Phase, StatusBoard
+from kiosk.service.status import Phase, StatusBoard
 from kiosk.storage import StorageFull
 
 SETTINGS = CheckpointSection(pair_window_s=10, measure_timeout_s=8, dwell_s=4, min_dwell_s=1)

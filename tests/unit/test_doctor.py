@@ -8,19 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from kiosk import clock
 from kiosk.config import parse
-from kiosk.doctor import (
-    Finding,
-    check_disk,
-    check_outbox,
-    check_state_dir,
-    clock_finding,
-    render,
-)
-from kiosk.doctor_devices import PROBE_BAUDS, VARIANTS, probe_candidates, uart_console
+from kiosk.doctor.devices import PROBE_BAUDS, VARIANTS, probe_candidates, uart_console
+from kiosk.doctor.findings import Finding
+from kiosk.doctor.host import check_disk, check_outbox, check_state_dir, clock_finding
+from kiosk.doctor.run import render
 from kiosk.ledger import Ledger
 from kiosk.model import CheckResult, CheckStatus
+from kiosk.service import clock
 from kiosk.synthetic import synthetic_entry
 
 NOW = datetime(2026, 11, 29, 8, 0, tzinfo=UTC)

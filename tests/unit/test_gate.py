@@ -11,8 +11,9 @@ import pytest
 from gpiozero.pins.mock import MockFactory
 
 from kiosk.config import ConfigError, GateSection, parse
-from kiosk.gate import BEEPS, Gate, GateError, Output, Step, gpio_opener, pattern
-from kiosk.gate_sim import SimulatedOutputs
+from kiosk.gate.gpio import gpio_opener
+from kiosk.gate.signals import BEEPS, Gate, GateError, Output, Step, pattern
+from kiosk.gate.sim import SimulatedOutputs
 from kiosk.model import Outcome
 
 PINS = {"relay": 17, "buzzer": 27, "led_pass": 5, "led_deny": 6, "led_refer": 13}

@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.journal import (
+from kiosk.model import Outcome
+from kiosk.service.journal import (
     FieldsFormatter,
     JournalHandler,
     encode,
@@ -19,7 +20,6 @@ from kiosk.journal import (
     setup_logging,
     use_journal,
 )
-from kiosk.model import Outcome
 from tests.helpers import bind_datagram
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from kiosk.sdnotify import Notifier, socket_address, watchdog_timeout
+from kiosk.service.sdnotify import Notifier, socket_address, watchdog_timeout
 from tests.helpers import bind_datagram
 
 

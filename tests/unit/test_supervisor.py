@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kiosk.config import ServiceSection
-from kiosk.status import KioskHealth, StatusBoard, WorkerHealth
-from kiosk.supervisor import EXIT_STALLED, Supervisor
+from kiosk.service.status import KioskHealth, StatusBoard, WorkerHealth
+from kiosk.service.supervisor import EXIT_STALLED, Supervisor
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from kiosk.model import Entry, Outcome
-from kiosk.status import KioskHealth, Phase, Screen, WorkerHealth
+from kiosk.service.status import KioskHealth, Phase, Screen, WorkerHealth
 from kiosk.storage import OutboxStatus
 from kiosk.web.charts import day_bounds, hour_chart_svg, hourly
 from kiosk.web.devices import device_facts, device_rows, human_bytes

@@ -7,7 +7,7 @@ from dataclasses import replace
 import pytest
 
 from kiosk.model import Outcome
-from kiosk.status import Phase, Screen
+from kiosk.service.status import Phase, Screen
 from kiosk.web.present import PROMPT, PROMPT_TEMP, WAIT, safe_name, screen_view
 
 NOW = 1000.0

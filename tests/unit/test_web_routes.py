@@ -20,7 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from kiosk.config import Config
 from kiosk.export import COLUMNS
 from kiosk.model import Outcome
-from kiosk.status import StatusBoard
+from kiosk.service.status import StatusBoard
 from kiosk.web import create_app
 from tests.web_support import (
     PASSWORD,

@@ -18,7 +18,8 @@ from kiosk.checkpoint import Signals
 from kiosk.codes.verifier import Verifier
 from kiosk.config import CameraSection, Config
 from kiosk.coordinator import Coordinator
-from kiosk.gate import Gate, Opener
+from kiosk.gate.gpio import gpio_opener
+from kiosk.gate.signals import Gate, Opener
 from kiosk.ledger import Ledger
 from kiosk.model import Outcome, Reading, ScannedCode, SensorState, utc_iso
 from kiosk.reasons import DEVICE_CAMERA, DEVICE_THERMOMETER, UPLINK_OFFLINE
@@ -26,9 +27,9 @@ from kiosk.scanner.base import FrameSource
 from kiosk.scanner.factory import make_decoder, make_source
 from kiosk.scanner.worker import ScanWorker
 from kiosk.sensors.reader import ThermometerReader
-from kiosk.status import KioskHealth, StatusBoard, WorkerHealth
+from kiosk.service.status import KioskHealth, StatusBoard, WorkerHealth
+from kiosk.service.supervisor import NoNotifier, Notifier, Supervisor, Worker
 from kiosk.storage import StorageError
-from kiosk.supervisor import NoNotifier, Notifier, Supervisor, Worker
 from kiosk.uplink.publisher import Publisher
 
 logger = logging.getLogger(__name__)
@@ -144,7 +145,7 @@ class Kiosk:
         if cfg.gate.pins():
             supervisor.add(
                 "gate",
-                lambda ev: Gate(cfg.gate, ev, self._devices.gate_opener).start(),
+                lambda ev: Gate(cfg.gate, ev, self._devices.gate_opener or gpio_opener()).start(),
                 ready=lambda h, _now: h.state == "running",
             )
             signals = _CurrentGate(supervisor)

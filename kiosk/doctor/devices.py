@@ -1,5 +1,5 @@
 """``kiosk doctor``'s device checks: verification set-up, camera, thermometer (with a protocol
-and baud probe), broker (``kiosk.doctor_broker``) and the gate's GPIO outputs."""
+and baud probe), broker (``kiosk.doctor.broker``) and the gate's GPIO outputs."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from kiosk.config import CameraSection, Config, ConfigError, ThermometerSection
-from kiosk.doctor import FAIL, OK, WARN, Finding, Options
-from kiosk.doctor_broker import check_broker
+from kiosk.doctor.broker import check_broker
+from kiosk.doctor.findings import FAIL, OK, WARN, Finding, Options
 from kiosk.model import Reading
 from kiosk.sensors.base import ParserStats
 
@@ -277,8 +277,8 @@ def check_gate(cfg: Config) -> Finding:
             f"{', '.join(clash)} on GPIO14/15, the UART pins the thermometer uses",
             "换引脚 / move those outputs to other pins",
         )
-    from kiosk.gate import GateError
-    from kiosk.gate_gpio import open_outputs
+    from kiosk.gate.gpio import open_outputs
+    from kiosk.gate.signals import GateError
 
     try:
         outputs = open_outputs(section)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from kiosk.config import ServiceSection
-from kiosk.status import KioskHealth, StatusBoard, WorkerHealth
+from kiosk.service.status import KioskHealth, StatusBoard, WorkerHealth
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ class Worker(Protocol):
 
 
 class Notifier(Protocol):
-    """systemd's notification socket (``kiosk.sdnotify.Notifier``), or nothing."""
+    """systemd's notification socket (``kiosk.service.sdnotify.Notifier``), or nothing."""
 
     def ready(self) -> object: ...
 

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from kiosk.config import Config, ConfigError, read_secret
-from kiosk.doctor import FAIL, OK, SKIP, WARN, Finding
+from kiosk.doctor.findings import FAIL, OK, SKIP, WARN, Finding
 
 CLOCK_WORDS = ("not yet valid", "expired")
 

@@ -8,7 +8,7 @@ import time
 from collections.abc import Mapping
 
 from kiosk.config import GateSection
-from kiosk.gate import Output
+from kiosk.gate.signals import Output
 
 logger = logging.getLogger(__name__)
 

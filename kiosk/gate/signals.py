@@ -82,18 +82,6 @@ def pattern(outcome: Outcome, section: GateSection) -> tuple[Step, ...]:
     return tuple(sorted(steps, key=lambda s: (s.at_s, s.on)))
 
 
-def gpio_opener(pin_factory: object | None = None) -> Opener:
-    """Outputs on real GPIO pins through gpiozero (``pin_factory`` None = gpiozero's choice;
-    tests pass ``gpiozero.pins.mock.MockFactory()``)."""
-
-    def opener(section: GateSection) -> Mapping[str, Output]:
-        from kiosk.gate_gpio import open_outputs
-
-        return open_outputs(section, pin_factory)
-
-    return opener
-
-
 class Gate:
     """Plays ``pattern(outcome)`` on the outputs; ``signal()`` returns at once.
 
@@ -104,12 +92,10 @@ class Gate:
     thread-safe; ``join()`` switches everything off and releases the pins.
     """
 
-    def __init__(
-        self, section: GateSection, stop: threading.Event, opener: Opener | None = None
-    ) -> None:
+    def __init__(self, section: GateSection, stop: threading.Event, opener: Opener) -> None:
         self.section = section
         self._stop = stop
-        self._opener = opener or gpio_opener()
+        self._opener = opener
         self._cond = threading.Condition()
         self._pending: Outcome | None = None
         self._closing = False

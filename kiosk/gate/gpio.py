@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from kiosk.config import GateSection
-from kiosk.gate import GateError, Output
+from kiosk.gate.signals import GateError, Opener, Output
 
 logger = logging.getLogger(__name__)
 
@@ -65,3 +65,13 @@ def open_outputs(section: GateSection, pin_factory: object | None = None) -> Map
                 logger.debug("gate: releasing after a failed open: %s", close_exc)
         raise GateError(f"GPIO{pin} ({role}): {exc}") from exc
     return opened
+
+
+def gpio_opener(pin_factory: object | None = None) -> Opener:
+    """Outputs on real GPIO pins through gpiozero (``pin_factory`` None = gpiozero's choice;
+    tests pass ``gpiozero.pins.mock.MockFactory()``)."""
+
+    def opener(section: GateSection) -> Mapping[str, Output]:
+        return open_outputs(section, pin_factory)
+
+    return opener
