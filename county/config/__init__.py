@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from county.config.desk import DeskSection, FleetSection, NotifySection, TraceSection
 from county.config.sections import BrokerSection, CountySection, DatabaseSection, IngestSection
 from kiosk.config import read_secret
 from kiosk.confload import (
@@ -34,7 +35,11 @@ __all__ = [
     "ConfigProblem",
     "CountySection",
     "DatabaseSection",
+    "DeskSection",
+    "FleetSection",
     "IngestSection",
+    "NotifySection",
+    "TraceSection",
     "load",
     "parse",
     "read_secret",
@@ -49,6 +54,10 @@ class Config:
     broker: BrokerSection = setting(factory=BrokerSection, doc="MQTT broker of the kiosks")
     database: DatabaseSection = setting(factory=DatabaseSection, doc="where entries are stored")
     ingest: IngestSection = setting(factory=IngestSection, doc="batches and receipts")
+    desk: DeskSection = setting(factory=DeskSection, doc="the county desk (county web)")
+    notify: NotifySection = setting(factory=NotifySection, doc="webhooks told of alerts")
+    fleet: FleetSection = setting(factory=FleetSection, doc="silent kiosks")
+    trace: TraceSection = setting(factory=TraceSection, doc="keys for tracing")
     source: str = field(default="defaults", compare=False, metadata={"internal": True})
 
     def describe(self) -> dict[str, Any]:

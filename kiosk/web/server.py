@@ -79,6 +79,7 @@ class WebServer:
         *,
         threads: int = 8,
         stop: threading.Event | None = None,
+        admission_rule: Admission | None = None,
     ) -> None:
         self.app = app
         self.host = host
@@ -90,7 +91,7 @@ class WebServer:
         self._thread: threading.Thread | None = None
         state = app.extensions.get(EXTENSION)
         web = state.config.web if isinstance(state, WebState) else WebSection()
-        self.guard = ConnectionGuard(admission(web))
+        self.guard = ConnectionGuard(admission_rule or admission(web))
         self._last_progress = time.monotonic()
         self._queue_head: object = None
 
