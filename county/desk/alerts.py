@@ -112,10 +112,10 @@ def _fleet_alert(db: DeskDb, r: tuple[Any, ...]) -> Alert:
 
 def recent_alerts(db: DeskDb, limit: int = 200) -> list[Alert]:
     """The latest ``limit`` alerts of both kinds: unhandled first, then newest first."""
-    entries = db.rows(_ENTRY_ALERTS + "ORDER BY a.received_at DESC LIMIT ?", (limit,))
+    entries = db.rows(_ENTRY_ALERTS + "ORDER BY a.received_at DESC, a.ts DESC LIMIT ?", (limit,))
     fleet = db.rows(_FLEET_ALERTS + "ORDER BY f.id DESC LIMIT ?", (FLEET_PREFIX, limit))
     found = [_entry_alert(db, r) for r in entries] + [_fleet_alert(db, r) for r in fleet]
-    found.sort(key=lambda a: a.received_at, reverse=True)
+    found.sort(key=lambda a: (a.received_at, a.ts), reverse=True)
     found = found[:limit]
     found.sort(key=lambda a: a.handled)  # stable: unhandled on top, each part newest first
     return found
