@@ -21,6 +21,11 @@ from kiosk.web.charts import hour_chart_svg
 from kiosk.web.xlsx import write_xlsx
 
 MAX_NOTE = 500
+DECISIONS = {
+    Outcome.PASS.value: ("通行", "pass"),
+    Outcome.DENY.value: ("禁止", "deny"),
+    Outcome.REFER.value: ("转人工", "see staff"),
+}
 
 
 def _now() -> datetime:
@@ -126,7 +131,7 @@ def register(app: Flask, state: DeskState) -> None:
             day=day,
             rows=rows,
             chart=chart,
-            outcomes=Outcome,
+            decisions=DECISIONS,
         )
 
     @app.get("/ledger/export.<fmt>")
