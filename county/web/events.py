@@ -15,7 +15,7 @@ from flask import Flask, Response, request
 
 from county.desk.alerts import version
 from county.store import StoreError
-from county.web.app import DeskState, requires
+from county.web.auth import DeskState, requires
 from kiosk.web.limiter import client_key
 
 _lock = threading.Lock()

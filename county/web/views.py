@@ -14,7 +14,7 @@ from county.desk import fleet as fleet_mod
 from county.desk import ledger
 from county.notify.worker import deliveries
 from county.trace import TraceError, audit_log, co_visitors, trace_person
-from county.web.app import DeskState, requires
+from county.web.auth import DeskState, requires
 from kiosk.model import Outcome
 from kiosk.reasons import describe
 from kiosk.web.charts import hour_chart_svg
