@@ -79,6 +79,7 @@ class WebServer:
         *,
         threads: int = 8,
         stop: threading.Event | None = None,
+        admission_rule: Admission | None = None,
     ) -> None:
         self.app = app
         self.host = host
@@ -89,10 +90,9 @@ class WebServer:
         self._stopping = stop or threading.Event()
         self._thread: threading.Thread | None = None
         state = app.extensions.get(EXTENSION)
-        if isinstance(state, WebState):
-            self.guard = ConnectionGuard(admission(state.config.web), state.counters)
-        else:
-            self.guard = ConnectionGuard(admission(WebSection()))
+        web = state.config.web if isinstance(state, WebState) else WebSection()
+        counters = state.counters if isinstance(state, WebState) else None
+        self.guard = ConnectionGuard(admission_rule or admission(web), counters)
         self._last_progress = time.monotonic()
         self._queue_head: object = None
 
