@@ -24,7 +24,7 @@ class Outcome(StrEnum):
 WIRE_SCHEMA = 1
 
 #: Reasons that raise an alert to the county besides the entry itself.
-ALERT_REASONS = frozenset({"code.red", "code.yellow", "temp.fever"})
+ALERT_REASONS = frozenset({"code.red", "code.yellow", "code.revoked", "temp.fever"})
 
 
 def uuid7(unix_ms: int | None = None) -> uuid.UUID:
@@ -100,7 +100,7 @@ class Entry:
 
     @property
     def alert_reasons(self) -> tuple[str, ...]:
-        """The reasons that make this entry an alert (red or yellow code, fever)."""
+        """The reasons that make this entry an alert (red, yellow or revoked code, fever)."""
         return tuple(r for r in self.reasons if r in ALERT_REASONS)
 
     def with_seq(self, seq: int) -> Entry:
@@ -222,6 +222,18 @@ class CodeStatus(StrEnum):
 
 
 @dataclass(frozen=True)
+class RevocationCheck:
+    """A county pass checked against its county's signed revocation list.
+
+    ``list_issued_at`` is the issue time of the list in force (None: no list received yet), so
+    the policy can tell a stale list from a fresh one without a clock of its own.
+    """
+
+    revoked: bool
+    list_issued_at: datetime | None
+
+
+@dataclass(frozen=True)
 class Verification:
     """What a verifier concluded about one code; no raw code text, ID number or full name.
 
@@ -242,6 +254,7 @@ class Verification:
     test_at: datetime | None = None
     test_result: str | None = None
     vaccine_doses: int | None = None
+    revocation: RevocationCheck | None = None  # None: no revocation list covers this code
 
 
 @dataclass(frozen=True)
@@ -274,6 +287,7 @@ class PassClaims:
     test_at: datetime | None = None
     test_result: str | None = None  # "negative" | "positive"
     vaccine_doses: int | None = None
+    pass_id: str | None = None  # the CWT ID (cti) as lowercase hex: lets the county revoke it
 
 
 # -- scanner ------------------------------------------------------------------------------

@@ -16,6 +16,9 @@ from kiosk.reasons import (
     CODE_NOT_ACCEPTED,
     CODE_NOT_FOUND,
     CODE_RED,
+    CODE_REVOCATIONS_STALE,
+    CODE_REVOKED,
+    CODE_STATUS_TOO_OLD,
     CODE_YELLOW,
     TEMP_FEVER,
     TEMP_NOT_READY,
@@ -28,7 +31,7 @@ from kiosk.reasons import (
 )
 
 #: Bumped whenever the logic below changes meaning; the rules' fingerprint follows it.
-LOGIC_VERSION = "1"
+LOGIC_VERSION = "2"
 #: A body temperature outside this range is a bad reading, not a fever or a pass.
 PLAUSIBLE_C = (34.0, 43.0)
 #: How far a test time may lie in the future before it is suspicious (clock skew).
@@ -53,6 +56,14 @@ class Rules(Protocol):
     def unverified_outcome(self) -> str: ...
     @property
     def not_ready_outcome(self) -> str: ...
+    @property
+    def max_status_age_h(self) -> int: ...
+    @property
+    def revoked_outcome(self) -> str: ...
+    @property
+    def max_list_age_h(self) -> int: ...
+    @property
+    def stale_list_outcome(self) -> str: ...
 
 
 def policy_version(rules: Rules) -> str:
@@ -64,6 +75,10 @@ def policy_version(rules: Rules) -> str:
         "doses": rules.min_vaccine_doses,
         "unverified": rules.unverified_outcome,
         "not_ready": rules.not_ready_outcome,
+        "status_h": rules.max_status_age_h,
+        "revoked": rules.revoked_outcome,
+        "list_h": rules.max_list_age_h,
+        "stale_list": rules.stale_list_outcome,
     }
     digest = hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:8]
     return f"{LOGIC_VERSION}+{digest}"
@@ -99,7 +114,25 @@ def _code(v: Verification | None, rules: Rules, now: datetime) -> list[tuple[Out
             found.append((Outcome.DENY, TEST_TOO_OLD))
     if rules.min_vaccine_doses and (v.vaccine_doses or 0) < rules.min_vaccine_doses:
         found.append((Outcome.DENY, VACCINE_INSUFFICIENT))
-    return found
+    if rules.max_status_age_h and v.status_updated_at is not None:
+        if now - v.status_updated_at > timedelta(hours=rules.max_status_age_h):
+            found.append((Outcome.REFER, CODE_STATUS_TOO_OLD))
+    return found + _revocation(v, rules, now)
+
+
+def _revocation(v: Verification, rules: Rules, now: datetime) -> list[tuple[Outcome, str]]:
+    """A revoked pass; a pass checked against a missing or stale list (``stale_list_outcome``)."""
+    check = v.revocation
+    if check is None:
+        return []
+    if check.revoked:
+        return [(_never_pass(rules.revoked_outcome), CODE_REVOKED)]
+    if rules.stale_list_outcome == "notice" or not rules.max_list_age_h:
+        return []
+    listed = check.list_issued_at
+    if listed is None or now - listed > timedelta(hours=rules.max_list_age_h):
+        return [(_never_pass(rules.stale_list_outcome), CODE_REVOCATIONS_STALE)]
+    return []
 
 
 def _temperature(t: Temperature | None, rules: Rules) -> list[tuple[Outcome, str]]:

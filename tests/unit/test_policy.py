@@ -12,7 +12,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from kiosk.config import PolicySection
-from kiosk.model import CodeStatus, Outcome, Temperature, TempState, Verification
+from kiosk.model import (
+    CodeStatus,
+    Outcome,
+    RevocationCheck,
+    Temperature,
+    TempState,
+    Verification,
+)
 from kiosk.policy import decide, policy_version
 from kiosk.reasons import REASONS, describe
 
@@ -111,6 +118,36 @@ TABLE: list[Row] = [
     ),
 ] + [(failed(r), OK, {}, R, (r,)) for r in VERIFIER_REASONS]
 
+HOUR = timedelta(hours=1)
+FRESH = RevocationCheck(revoked=False, list_issued_at=NOW - 2 * HOUR)
+REVOKED = RevocationCheck(revoked=True, list_issued_at=NOW - 2 * HOUR)
+# status age (``su``): default 72 h, 0 = off; revocation list: revoked, fresh, stale, missing
+TABLE += [
+    (v(status_updated_at=NOW - 71 * HOUR), OK, {}, P, ()),
+    (v(status_updated_at=NOW - 72 * HOUR), OK, {}, P, ()),
+    (v(status_updated_at=NOW - 73 * HOUR), OK, {}, R, ("code.status_too_old",)),
+    (v(status_updated_at=NOW - 25 * HOUR), OK, {"max_status_age_h": 24}, R,
+     ("code.status_too_old",)),
+    (v(status_updated_at=NOW - 900 * HOUR), OK, {"max_status_age_h": 0}, P, ()),
+    (v(status_updated_at=NOW - 73 * HOUR, status=CodeStatus.RED), OK, {}, D,
+     ("code.red", "code.status_too_old")),
+    (v(status_updated_at=None), OK, {"max_status_age_h": 1}, P, ()),
+    (v(revocation=FRESH), OK, {}, P, ()),
+    (v(revocation=REVOKED), OK, {}, D, ("code.revoked",)),
+    (v(revocation=REVOKED), OK, {"revoked_outcome": "refer"}, R, ("code.revoked",)),
+    (v(revocation=REVOKED), t(TempState.FEVER, 38.2), {}, D, ("code.revoked", "temp.fever")),
+    (v(revocation=RevocationCheck(False, NOW - 49 * HOUR)), OK, {}, R,
+     ("code.revocations_stale",)),
+    (v(revocation=RevocationCheck(False, NOW - 47 * HOUR)), OK, {}, P, ()),
+    (v(revocation=RevocationCheck(False, None)), OK, {}, R, ("code.revocations_stale",)),
+    (v(revocation=RevocationCheck(False, None)), OK, {"stale_list_outcome": "deny"}, D,
+     ("code.revocations_stale",)),
+    (v(revocation=RevocationCheck(False, None)), OK, {"stale_list_outcome": "notice"}, P, ()),
+    (v(revocation=RevocationCheck(False, NOW - 999 * HOUR)), OK, {"max_list_age_h": 0}, P, ()),
+    (v(revocation=RevocationCheck(True, NOW - 999 * HOUR)), OK, {"max_list_age_h": 0}, D,
+     ("code.revoked",)),
+]  # fmt: skip
+
 
 @pytest.mark.parametrize(("verification", "temp", "changes", "outcome", "reasons"), TABLE)
 def test_policy_table(
@@ -140,9 +177,11 @@ def test_every_reason_has_both_texts() -> None:
 
 def test_policy_version_changes_with_the_rules() -> None:
     base = policy_version(PolicySection())
-    assert base == policy_version(PolicySection()) and base.startswith("1+")
+    assert base == policy_version(PolicySection()) and base.startswith("2+")
     assert base != policy_version(PolicySection(fever_threshold_c=37.5))
     assert base != policy_version(PolicySection(unverified_outcome="deny"))
+    assert base != policy_version(PolicySection(max_status_age_h=24))
+    assert base != policy_version(PolicySection(stale_list_outcome="notice"))
 
 
 STATUSES = list(CodeStatus)
