@@ -16,7 +16,7 @@ from kiosk.model import Entry, Outcome, parse_utc, utc_iso
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 #: Each migration takes the schema from version ``index`` to ``index + 1``; never edit old ones.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -53,6 +53,16 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
                parked_config TEXT)""",
         "CREATE INDEX outbox_ready ON outbox (kind, id) WHERE parked_at IS NULL",
         "CREATE INDEX outbox_entry ON outbox (entry)",
+    ),
+    # v2: the county's signed lists in force (kiosk/uplink/updates.py), one per kind and county
+    (
+        """CREATE TABLE county_lists (
+               kind TEXT NOT NULL CHECK (kind IN ('revocations', 'trust')),
+               county TEXT NOT NULL,
+               issued_at INTEGER NOT NULL,
+               received TEXT NOT NULL,
+               payload BLOB NOT NULL,
+               PRIMARY KEY (kind, county))""",
     ),
 )
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import secrets
 import sys
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -43,6 +44,9 @@ def register(commands: Commands) -> None:
     issue.add_argument("--test-result", choices=["negative", "positive"])
     issue.add_argument("--doses", type=int, help="vaccination doses")
     issue.add_argument("--png", type=Path, help="also write the QR code to this PNG file")
+    issue.add_argument(
+        "--pass-id", help="the pass id (cti), 8-32 bytes as hex; default: 16 random bytes"
+    )
 
     verify = commands.add("verify", "verify a code's text or the QR codes in an image", _verify)
     verify.add_argument("--config", type=Path, help="TOML config (trust lists, online service)")
@@ -109,6 +113,7 @@ def _issue(args: argparse.Namespace, _ctx: Context) -> int:
         test_at=args.test_at,
         test_result=args.test_result,
         vaccine_doses=args.doses,
+        pass_id=(args.pass_id or secrets.token_hex(16)).lower(),
     )
     try:
         text = county.issue(claims, key)
@@ -123,6 +128,7 @@ def _issue(args: argparse.Namespace, _ctx: Context) -> int:
             "issuer": key.issuer,
             "kid": key.kid.hex(),
             "masked_name": claims.masked_name,
+            "pass_id": claims.pass_id,
             "issued_at": utc_iso(claims.issued_at),
             "expires_at": utc_iso(claims.expires_at),
             "png": str(args.png) if args.png else None,

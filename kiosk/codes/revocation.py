@@ -54,9 +54,7 @@ def new_salt() -> bytes:
     return os.urandom(SALT_BYTES)
 
 
-def build(
-    key: IssuerKey, salt: bytes, entries: Mapping[bytes, int], issued_at: datetime
-) -> bytes:
+def build(key: IssuerKey, salt: bytes, entries: Mapping[bytes, int], issued_at: datetime) -> bytes:
     """The whole list signed with the county's issuer key: ``entries`` maps an entry key to its
     ``issued_before`` (NumericDate): passes issued before that time are revoked.
 

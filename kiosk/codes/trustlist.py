@@ -7,11 +7,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from kiosk.codes.cose import PrivateKey
+from kiosk.codes.keys import load_issuer
 from kiosk.codes.signedlist import LIST_MALFORMED, Envelope, ListRefused, open_list, seal
 from kiosk.codes.trust import TrustedCert, TrustList, key_id, trusted_cert
 
@@ -30,6 +32,13 @@ class TrustSigner:
     @property
     def kid(self) -> bytes:
         return key_id(self.certificate.public_bytes(Encoding.DER))
+
+
+def load_signer(path: Path) -> TrustSigner:
+    """Read a trust-list signer bundle (key + certificate PEM, as ``kiosk pass keygen`` writes);
+    ValueError naming the problem, never key material."""
+    bundle = load_issuer(path)
+    return TrustSigner(bundle.private_key, bundle.certificate)
 
 
 def build(

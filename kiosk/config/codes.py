@@ -64,8 +64,7 @@ class UpdatesSection:
 
     county_id: str | None = setting(
         None,
-        doc="county (issuer id) whose revocation and trust lists this kiosk follows; "
-        "unset = none",
+        doc="county (issuer id) whose revocation and trust lists this kiosk follows; unset = none",
         pattern=r"[A-Za-z0-9][A-Za-z0-9._-]{0,31}",
     )
     trust_signers: tuple[Path, ...] = setting(
@@ -156,6 +155,9 @@ class PolicySection:
         "refer",
         doc="county passes while the revocation list is stale or missing: refer, deny, "
         "or notice (the device notice only)",
-        check=lambda v: None if v in ("refer", "deny", "notice")
-        else f'expected "refer", "deny" or "notice", got "{v}"',
+        check=lambda v: (
+            None
+            if v in ("refer", "deny", "notice")
+            else f'expected "refer", "deny" or "notice", got "{v}"'
+        ),
     )

@@ -22,7 +22,7 @@ from kiosk.gate.gpio import gpio_opener
 from kiosk.gate.signals import Gate, Opener
 from kiosk.ledger import Ledger
 from kiosk.model import Outcome, Reading, ScannedCode, SensorState, utc_iso
-from kiosk.reasons import DEVICE_CAMERA, DEVICE_THERMOMETER, UPLINK_OFFLINE
+from kiosk.reasons import DEVICE_CAMERA, DEVICE_THERMOMETER, UPDATES_STALE, UPLINK_OFFLINE
 from kiosk.scanner.base import FrameSource
 from kiosk.scanner.factory import make_decoder, make_source
 from kiosk.scanner.worker import ScanWorker
@@ -30,7 +30,9 @@ from kiosk.sensors.reader import ThermometerReader
 from kiosk.service.status import KioskHealth, StatusBoard, WorkerHealth
 from kiosk.service.supervisor import NoNotifier, Notifier, Supervisor, Worker
 from kiosk.storage import StorageError
+from kiosk.uplink.inbound import Inbound
 from kiosk.uplink.publisher import Publisher
+from kiosk.uplink.updates import CountyUpdates
 
 logger = logging.getLogger(__name__)
 
@@ -100,6 +102,7 @@ class Kiosk:
         self._devices = devices or Devices()
         self._service_factories = services
         self.supervisor: Supervisor | None = None
+        self._inbound: Inbound | None = None
         self._started_at = utc_iso(datetime.now(UTC))
 
     def run(self) -> int:
@@ -122,6 +125,9 @@ class Kiosk:
             if isinstance(uplink, Publisher):
                 uplink.notify()
 
+        if cfg.verify.updates.county_id is not None:
+            inbound = self._inbound = Inbound(CountyUpdates.topics(cfg))
+            supervisor.add("updates", lambda ev: CountyUpdates(cfg, verifier, inbound, ev).start())
         if cfg.uplink.enabled:
             supervisor.add("uplink", self._start_uplink)
         supervisor.add(
@@ -173,7 +179,7 @@ class Kiosk:
         return code
 
     def _start_uplink(self, stop: threading.Event) -> Worker:
-        publisher = Publisher(self.config, stop)
+        publisher = Publisher(self.config, stop, inbound=self._inbound)
         publisher.start()
         return publisher
 
@@ -206,5 +212,9 @@ class Kiosk:
         uplink = by_name.get("uplink")
         if uplink is not None and uplink.detail.get("connected") is False:
             notices += (UPLINK_OFFLINE,)
+        updates = by_name.get("updates")
+        if self.config.policy.max_list_age_h and updates is not None:
+            if updates.detail.get("revocations_stale"):
+                notices += (UPDATES_STALE,)
         if notices != self.board.screen().notices:
             self.board.show(notices=notices)

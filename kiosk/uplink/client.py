@@ -17,6 +17,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from kiosk.config import TlsSection, UplinkSection
 from kiosk.uplink.events import Ack, Connected, ConnectRefused, Disconnected, Event
+from kiosk.uplink.inbound import Inbound
 from kiosk.uplink.wire import Topics, status_payload
 
 logger = logging.getLogger(__name__)
@@ -53,10 +54,12 @@ def make_client(
     events: queue.SimpleQueue[Event],
     acks: deque[Ack],
     password: str | None,
+    inbound: Inbound | None = None,
 ) -> mqtt.Client:
     """A configured, not yet connected client whose callbacks only record facts: events on
     ``events``, PUBACKs on ``acks`` (``deque.append`` is thread-safe and cheap).
 
+    ``inbound`` (the county's lists) is subscribed on every connect and gets the messages.
     Raises ``OSError``/``ssl.SSLError`` when TLS files cannot be read.
     """
     client = mqtt.Client(
@@ -83,6 +86,8 @@ def make_client(
             return
         receive_max = getattr(props, "ReceiveMaximum", None) if props is not None else None
         events.put(Connected(receive_max))
+        if inbound is not None:
+            inbound.subscribe(_c)
 
     def on_connect_fail(_c: mqtt.Client, _u: Any) -> None:
         # paho calls this inside its ``except OSError`` block: the cause is still at hand
@@ -99,4 +104,6 @@ def make_client(
     client.on_connect_fail = on_connect_fail
     client.on_disconnect = on_disconnect
     client.on_publish = on_publish
+    if inbound is not None:
+        client.on_message = inbound.on_message
     return client

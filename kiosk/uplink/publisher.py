@@ -15,6 +15,7 @@ from kiosk.config import Config, read_secret
 from kiosk.storage import StorageError
 from kiosk.uplink.client import make_client, puback_reason
 from kiosk.uplink.events import Ack, Connected, ConnectRefused, Disconnected, Event, Wake
+from kiosk.uplink.inbound import Inbound
 from kiosk.uplink.outbox import Outbox
 from kiosk.uplink.window import SendWindow
 from kiosk.uplink.wire import Topics, state_payload, status_payload
@@ -83,8 +84,16 @@ class Publisher:
     outstanding acknowledgements, disconnect and end.
     """
 
-    def __init__(self, config: Config, stop: threading.Event, *, flush_s: float = 2.0) -> None:
+    def __init__(
+        self,
+        config: Config,
+        stop: threading.Event,
+        *,
+        flush_s: float = 2.0,
+        inbound: Inbound | None = None,
+    ) -> None:
         self._cfg = config
+        self._inbound = inbound
         self._stop = stop
         self._flush_s = flush_s
         self._events: queue.SimpleQueue[Event] = queue.SimpleQueue()
@@ -114,8 +123,9 @@ class Publisher:
             "uplink.password", up.password_file, up.password_credential
         )
         self._client = make_client(
-            up, self._cfg.kiosk.id, self._cfg.kiosk.site, self._events, self._acks, password
-        )
+            up, self._cfg.kiosk.id, self._cfg.kiosk.site, self._events, self._acks, password,
+            self._inbound,
+        )  # fmt: skip
         self._thread = threading.Thread(target=self._run, name="uplink")
         self._thread.start()
 
