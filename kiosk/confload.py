@@ -270,14 +270,17 @@ def file_layer(path: Path) -> _Layer:
         raise ConfigError([ConfigProblem("", f"invalid TOML: {exc}", path.name)]) from exc
 
 
-def env_layer(environ: Mapping[str, str]) -> _Layer:
-    """Collect ``KIOSK_<SECTION>__<KEY>`` overrides (nested tables add more ``__`` parts)."""
+def env_layer(environ: Mapping[str, str], prefix: str = ENV_PREFIX) -> _Layer:
+    """Collect ``KIOSK_<SECTION>__<KEY>`` overrides (nested tables add more ``__`` parts).
+
+    Another service built on this loader passes its own ``prefix`` (``COUNTY_``).
+    """
     values: dict[str, Any] = {}
     names: dict[str, str] = {}
     for name, raw in environ.items():
-        if not name.startswith(ENV_PREFIX) or "__" not in name:
+        if not name.startswith(prefix) or "__" not in name:
             continue
-        parts = [p.lower() for p in name[len(ENV_PREFIX) :].split("__")]
+        parts = [p.lower() for p in name[len(prefix) :].split("__")]
         if not all(parts):
             continue
         node = values

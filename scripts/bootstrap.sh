@@ -9,8 +9,9 @@ profile="${1:-run}"
 # Debian packages each profile needs. Keep the lists short and name why.
 # local broker for the demo; ZBar for pyzbar; a CJK font for the kiosk screen
 run_packages=(mosquitto libzbar0 fonts-wqy-microhei)
-# + socat pty links (re-plug tests), headless Chromium for e2e, shellcheck for install-pi.sh
-dev_packages=(mosquitto libzbar0 fonts-wqy-microhei socat chromium shellcheck)
+# + socat pty links (re-plug tests), headless Chromium for e2e, shellcheck for install-pi.sh,
+# PostgreSQL for the county store's tests
+dev_packages=(mosquitto libzbar0 fonts-wqy-microhei socat chromium shellcheck postgresql)
 [ "$profile" = dev ] && wanted=("${dev_packages[@]}") || wanted=("${run_packages[@]}")
 
 say() { printf 'bootstrap: %s\n' "$*" >&2; }
@@ -35,6 +36,23 @@ if [ "${#missing[@]}" -gt 0 ]; then
   fi
 fi
 python_ok || { say "Python 3.11 or newer with venv is required"; exit 1; }
+
+# dev: the county tests use the local PostgreSQL as user postgres over loopback, trust auth
+# (a developer machine only; production uses a password file, see docs/county.md)
+if [ "$profile" = dev ] && command -v pg_lsclusters >/dev/null 2>&1 && [ "$(id -u)" -eq 0 ]; then
+  pg_lsclusters --no-header | while read -r ver cluster _port status _rest; do
+    hba="/etc/postgresql/$ver/$cluster/pg_hba.conf"
+    if [ -f "$hba" ] && ! grep -Eq '^host[[:space:]]+all[[:space:]]+(all|postgres)[[:space:]]+127\.0\.0\.1/32[[:space:]]+trust' "$hba"; then
+      say "PostgreSQL $ver/$cluster: trusting user postgres on 127.0.0.1 (dev profile)"
+      sed -i '1i host all postgres 127.0.0.1/32 trust' "$hba"
+      [ "$status" = online ] && pg_ctlcluster --skip-systemctl-redirect "$ver" "$cluster" reload
+    fi
+    if [ "$status" != online ]; then
+      say "starting PostgreSQL $ver/$cluster"
+      pg_ctlcluster --skip-systemctl-redirect "$ver" "$cluster" start
+    fi
+  done
+fi
 
 if [ ! -x .venv/bin/python ]; then
   say "creating .venv"

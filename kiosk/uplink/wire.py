@@ -1,15 +1,62 @@
-"""Topics and the availability/state documents of the uplink (entries: ``Entry.*_message``)."""
+"""The message schema both ends share: topics, the kiosk's documents and their validation.
+
+The kiosk encodes entries and alerts with ``Entry.entry_message``/``alert_message`` and the
+availability/state documents here; the county parses all four with ``parse_message``, which
+turns anything that breaks the schema into a ``WireError`` with a stable reason code.
+Standard library only.
+"""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from kiosk import __version__
 from kiosk.model import WIRE_SCHEMA, utc_iso
-from kiosk.storage import OutboxStatus
+from kiosk.uplink.wire_parse import (
+    LEAVES,
+    MAX_PAYLOAD,
+    AlertRecord,
+    EntryRecord,
+    Message,
+    StateRecord,
+    StatusRecord,
+    TopicRef,
+    WireError,
+    parse_message,
+    parse_topic,
+)
+
+__all__ = [
+    "LEAVES",
+    "MAX_PAYLOAD",
+    "AlertRecord",
+    "Backlog",
+    "EntryRecord",
+    "Message",
+    "StateRecord",
+    "StatusRecord",
+    "TopicRef",
+    "Topics",
+    "WireError",
+    "parse_message",
+    "parse_topic",
+    "state_payload",
+    "status_payload",
+]
+
+
+class Backlog(Protocol):
+    """What the state document reports (``kiosk.storage.OutboxStatus`` is one)."""
+
+    @property
+    def pending(self) -> int: ...
+    @property
+    def oldest_age_s(self) -> float | None: ...
+    @property
+    def parked(self) -> int: ...
 
 
 @dataclass(frozen=True)
@@ -57,7 +104,7 @@ def status_payload(online: bool, kiosk_id: str, site: str, now: datetime | None 
     return _dump(doc)
 
 
-def state_payload(status: OutboxStatus, now: datetime | None = None) -> bytes:
+def state_payload(status: Backlog, now: datetime | None = None) -> bytes:
     """Retained state document: backlog size and the age of the oldest pending row."""
     return _dump(
         {

@@ -1,0 +1,61 @@
+"""The ``county`` command: argument parsing, logging and signals; subcommands live beside it."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from types import FrameType
+
+from county import __version__
+from county.config import ConfigError
+from county.store import StoreError
+from kiosk.cli import Commands, Context, Handler
+
+#: Modules under ``county.cli`` whose ``register(commands)`` adds subcommands.
+COMMAND_MODULES = ("config_cmd", "ingest_cmd")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="county", description="checkpoint-county: receive, store and confirm kiosk feeds"
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--log-level",
+        default="INFO",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        help="log level on stderr (default INFO)",
+    )
+    commands = Commands(parser)
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"county.cli.{name}").register(commands)
+    return parser
+
+
+def main(argv: Sequence[str]) -> int:
+    """Run one subcommand; 0 success, 1 failure, 2 usage error (from argparse)."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
+    )
+    context = Context()
+
+    def on_signal(_signum: int, _frame: FrameType | None) -> None:
+        context.stop.set()  # nothing else: no logging, no locks in a signal handler
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    handler: Handler = args.handler
+    try:
+        return handler(args, context)
+    except ConfigError as exc:
+        for problem in exc.problems:
+            print(f"config error: {problem}", file=sys.stderr)
+        return 1
+    except StoreError as exc:
+        print(f"store error: {exc}", file=sys.stderr)
+        return 1

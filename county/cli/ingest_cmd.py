@@ -1,0 +1,36 @@
+"""``county ingest`` (the worker) and ``county kiosks`` (one JSON line per kiosk)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from county.app import run_ingest
+from county.config import load
+from county.store import open_store
+from kiosk.cli import Commands, Context
+from kiosk.cli.output import emit
+
+
+def register(commands: Commands) -> None:
+    ingest = commands.add(
+        "ingest", "receive the kiosks' feed through the shared subscription and store it", _ingest
+    )
+    ingest.add_argument("--config", type=Path, required=True, help="TOML config file")
+    kiosks = commands.add("kiosks", "one JSON line per kiosk: progress, gaps, backlog", _kiosks)
+    kiosks.add_argument("--config", type=Path, required=True, help="TOML config file")
+
+
+def _ingest(args: argparse.Namespace, ctx: Context) -> int:
+    return run_ingest(load(args.config), ctx.stop)
+
+
+def _kiosks(args: argparse.Namespace, _ctx: Context) -> int:
+    store = open_store(load(args.config))
+    store.open()
+    try:
+        for row in store.kiosks():
+            emit(row.to_dict())
+    finally:
+        store.close()
+    return 0

@@ -1,0 +1,73 @@
+"""The county service's one frozen configuration, loaded from TOML with ``COUNTY_`` overrides.
+
+The loader is the kiosk's (``kiosk.confload``): the same key checks, the same error messages
+naming the key and its source, a different environment prefix.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from county.config.sections import BrokerSection, CountySection, DatabaseSection, IngestSection
+from kiosk.config import read_secret
+from kiosk.confload import (
+    ConfigError,
+    ConfigProblem,
+    build,
+    describe,
+    env_layer,
+    file_layer,
+    setting,
+)
+from kiosk.confload import _Layer as Layer
+
+ENV_PREFIX = "COUNTY_"
+
+__all__ = [
+    "BrokerSection",
+    "Config",
+    "ConfigError",
+    "ConfigProblem",
+    "CountySection",
+    "DatabaseSection",
+    "IngestSection",
+    "load",
+    "parse",
+    "read_secret",
+]
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything the county service is told, loaded once."""
+
+    county: CountySection = setting(factory=CountySection, doc="the county")
+    broker: BrokerSection = setting(factory=BrokerSection, doc="MQTT broker of the kiosks")
+    database: DatabaseSection = setting(factory=DatabaseSection, doc="where entries are stored")
+    ingest: IngestSection = setting(factory=IngestSection, doc="batches and receipts")
+    source: str = field(default="defaults", compare=False, metadata={"internal": True})
+
+    def describe(self) -> dict[str, Any]:
+        """The effective config for display; secrets are masked."""
+        return describe(self)
+
+
+def parse(
+    values: Mapping[str, Any], source: str = "dict", environ: Mapping[str, str] | None = None
+) -> Config:
+    """Build a Config from a TOML-shaped dict (tests use this) plus optional env overrides."""
+    layers = [Layer(dict(values), source)]
+    if environ is not None:
+        layers.append(env_layer(environ, ENV_PREFIX))
+    return replace(build(Config, layers), source=source)
+
+
+def load(path: Path, environ: Mapping[str, str] | None = None) -> Config:
+    """Read the TOML file at ``path`` and apply ``COUNTY_<SECTION>__<KEY>`` overrides."""
+    env = os.environ if environ is None else environ
+    config = build(Config, [file_layer(path), env_layer(env, ENV_PREFIX)])
+    return replace(config, source=str(path))

@@ -1,0 +1,121 @@
+"""County test helpers: throwaway PostgreSQL databases and instances, configs, kiosk messages."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import psycopg
+
+from county.config import Config, parse
+from kiosk.model import Entry, Outcome
+from kiosk.uplink.localbroker import free_port
+
+#: The machine's PostgreSQL (trust auth on loopback); scripts/bootstrap.sh installs it.
+PG_ADMIN_URL = os.environ.get("COUNTY_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
+
+
+def _with_db(admin_url: str, name: str) -> str:
+    return admin_url.rsplit("/", 1)[0] + "/" + name
+
+
+@contextmanager
+def pg_database(admin_url: str = PG_ADMIN_URL) -> Iterator[str]:
+    """A database with a unique name, dropped afterwards; yields its URL."""
+    name = f"county_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(admin_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield _with_db(admin_url, name)
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+class PrivatePostgres:
+    """A PostgreSQL instance of its own (``initdb`` in a temp dir, a free loopback port), so a
+    test may stop and restart it without touching the machine's server."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.dir = workdir / "pgdata"
+        self.port = free_port()
+        self.log = workdir / "postgres.log"
+
+    @property
+    def url(self) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
+
+    def _run(self, *args: str) -> None:
+        cmd = [str(PG_BIN / args[0]), *args[1:]]
+        if os.geteuid() == 0:
+            shutil.chown(self.dir.parent, "postgres")
+            cmd = ["runuser", "-u", "postgres", "--", *cmd]
+        subprocess.run(cmd, check=True, capture_output=True, timeout=120)
+
+    def init(self) -> PrivatePostgres:
+        self._run("initdb", "-D", str(self.dir), "-U", "postgres", "--auth=trust", "-E", "UTF8")
+        return self.start()
+
+    def start(self) -> PrivatePostgres:
+        opts = f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.dir}"
+        self._run("pg_ctl", "-D", str(self.dir), "-l", str(self.log), "-o", opts, "-w", "start")
+        return self
+
+    def stop(self, mode: str = "fast") -> None:
+        self._run("pg_ctl", "-D", str(self.dir), "-m", mode, "-w", "stop")
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def __enter__(self) -> PrivatePostgres:
+        return self.init()
+
+    def __exit__(self, *exc: object) -> None:
+        try:
+            self.stop("immediate")
+        except subprocess.CalledProcessError:
+            pass
+
+
+def county_dict(
+    state_dir: Path, port: int, database_url: str, **sections: dict[str, Any]
+) -> dict[str, Any]:
+    values: dict[str, Any] = {
+        "county": {"id": "330106", "state_dir": str(state_dir)},
+        "broker": {"host": "127.0.0.1", "port": port, "topic_prefix": "county/demo"},
+        "database": {"url": database_url},
+    }
+    for name, table in sections.items():
+        values.setdefault(name, {}).update(table)
+    return values
+
+
+def county_config(state_dir: Path, port: int, database_url: str, **sections: Any) -> Config:
+    return parse(county_dict(state_dir, port, database_url, **sections), source="test")
+
+
+def sqlite_url(path: Path) -> str:
+    return f"sqlite://{path}"
+
+
+def entry(kiosk: str, seq: int, site: str = "fanzhuang", **fields: Any) -> Entry:
+    """A committed-looking entry of ``kiosk`` with ``seq``."""
+    return Entry.new(kiosk, site, Outcome.PASS, ("code.green",), **fields).with_seq(seq)
+
+
+def wait_for(predicate: Any, timeout: float, interval: float = 0.1) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return bool(predicate())
