@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from county.config.lists import ListsSection
 from county.config.sections import BrokerSection, CountySection, DatabaseSection, IngestSection
 from kiosk.config import read_secret
 from kiosk.confload import (
@@ -35,6 +36,7 @@ __all__ = [
     "CountySection",
     "DatabaseSection",
     "IngestSection",
+    "ListsSection",
     "load",
     "parse",
     "read_secret",
@@ -49,6 +51,7 @@ class Config:
     broker: BrokerSection = setting(factory=BrokerSection, doc="MQTT broker of the kiosks")
     database: DatabaseSection = setting(factory=DatabaseSection, doc="where entries are stored")
     ingest: IngestSection = setting(factory=IngestSection, doc="batches and receipts")
+    lists: ListsSection = setting(factory=ListsSection, doc="signed lists for the kiosks")
     source: str = field(default="defaults", compare=False, metadata={"internal": True})
 
     def describe(self) -> dict[str, Any]:

@@ -60,6 +60,23 @@ class Backlog(Protocol):
 
 
 @dataclass(frozen=True)
+class CountyTopics:
+    """``{prefix}/county/{county_id}/{revocations|trust}``: signed lists the county publishes
+    (retained, QoS 1) and kiosks subscribe to; only the county may publish there."""
+
+    prefix: str
+    county_id: str
+
+    @property
+    def revocations(self) -> str:
+        return f"{self.prefix}/county/{self.county_id}/revocations"
+
+    @property
+    def trust(self) -> str:
+        return f"{self.prefix}/county/{self.county_id}/trust"
+
+
+@dataclass(frozen=True)
 class Topics:
     """``{prefix}/kiosk/{id}/{entries|alerts|status|state}``."""
 
@@ -115,20 +132,3 @@ def state_payload(status: Backlog, now: datetime | None = None) -> bytes:
             "parked": status.parked,
         }
     )
-
-
-@dataclass(frozen=True)
-class CountyTopics:
-    """``{prefix}/county/{county_id}/{revocations|trust}``: signed lists the county publishes
-    (retained, QoS 1) and kiosks subscribe to; only the county may publish there."""
-
-    prefix: str
-    county_id: str
-
-    @property
-    def revocations(self) -> str:
-        return f"{self.prefix}/county/{self.county_id}/revocations"
-
-    @property
-    def trust(self) -> str:
-        return f"{self.prefix}/county/{self.county_id}/trust"
