@@ -218,12 +218,20 @@ class CountyUpdates:
         self._update(refused=self._health.refused + 1, last_refusal=refusal)
 
     def _store(self, kind: str, env: Envelope) -> None:
-        conn = connect(self._path)
-        try:
-            write(conn, self._path, f"storing the county's {kind} list", lambda db: db.execute(
-                "INSERT OR REPLACE INTO county_lists (kind, county, issued_at, received, payload) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (kind, self._county, env.iat, utc_iso(self._clock()), env.raw),
-            ))  # fmt: skip
-        finally:
-            conn.close()
+        store_list(self._path, kind, self._county, env.iat, env.raw, self._clock())
+
+
+def store_list(
+    path: Path, kind: str, county: str, iat: int, payload: bytes, received: datetime
+) -> None:
+    """Keep a verified list in the ledger file (``county_lists``), replacing that kind's last
+    one; StorageError if it cannot. The demo seeds a kiosk's list this way."""
+    conn = connect(path)
+    try:
+        write(conn, path, f"storing the county's {kind} list", lambda db: db.execute(
+            "INSERT OR REPLACE INTO county_lists (kind, county, issued_at, received, payload) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (kind, county, iat, utc_iso(received), payload),
+        ))  # fmt: skip
+    finally:
+        conn.close()

@@ -14,7 +14,7 @@ import pytest
 
 from kiosk.codes import revocation
 from kiosk.config import Config
-from kiosk.model import Outcome, Temperature, TempState
+from kiosk.model import Outcome
 from kiosk.uplink.localbroker import LocalBroker
 from kiosk.uplink.oneshot import publish_retained
 from kiosk.uplink.wire import CountyTopics
@@ -26,7 +26,6 @@ pytestmark = pytest.mark.integration
 
 CID = "330106"
 SALT = b"county-salt-0001"
-OK = Temperature(TempState.OK, value_c=36.5)
 
 
 class County:
