@@ -33,11 +33,21 @@ class Inbound:
         self.topics = topics
         self._waiting: deque[Received] = deque(maxlen=MAX_WAITING)
         self._arrived = threading.Event()
+        self._mid: int | None = None
+        #: The broker's refusal of the last subscription (an ACL), None when granted.
+        self.refused: str | None = None
 
     def subscribe(self, client: mqtt.Client) -> None:
         """Called from ``on_connect``: queue the SUBSCRIBE (non-blocking)."""
         if self.topics:
-            client.subscribe([(topic, 1) for topic in self.topics])
+            self._mid = client.subscribe([(topic, 1) for topic in self.topics])[1]
+
+    def subscribed(self, mid: int, refused: str | None) -> bool:
+        """Called from ``on_subscribe``: True (and the result kept) if ``mid`` is ours."""
+        if mid != self._mid:
+            return False
+        self.refused = refused
+        return True
 
     def on_message(self, _client: Any, _userdata: Any, msg: mqtt.MQTTMessage) -> None:
         self._waiting.append(Received(msg.topic, bytes(msg.payload), bool(msg.retain)))

@@ -51,6 +51,7 @@ class UpdatesHealth:
     trust_certs: int | None = None
     refused: int = 0
     last_refusal: dict[str, str] | None = None
+    subscription_refused: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -62,6 +63,7 @@ class UpdatesHealth:
             "trust_certs": self.trust_certs,
             "refused": self.refused,
             "last_refusal": self.last_refusal,
+            "subscription_refused": self.subscription_refused,
         }
 
 
@@ -142,7 +144,9 @@ class CountyUpdates:
     def health(self) -> UpdatesHealth:
         with self._lock:
             health = self._health
-        return replace(health, revocations_stale=self._stale())
+        return replace(
+            health, revocations_stale=self._stale(), subscription_refused=self._inbound.refused
+        )
 
     def _stale(self) -> bool:
         held = self._held.get(REVOCATIONS)

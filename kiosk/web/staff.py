@@ -110,7 +110,14 @@ def register(app: Flask, state: WebState) -> None:
             chart=Markup(hour_chart_svg(buckets, title)),  # noqa: S704 - numbers and escaped text
             latest=[entry_row(e, d, tz, today) for e, d in latest],
             alerts=[entry_row(e, d, tz, today) for e, d in alerts],
-            devices=device_rows(facts, outbox.pending, outbox.oldest_age_s, outbox.parked)
+            devices=device_rows(
+                facts,
+                outbox.pending,
+                outbox.oldest_age_s,
+                outbox.parked,
+                receipts=state.config.uplink.receipts,
+                confirmed_seq=outbox.confirmed_seq,
+            )
             + county_list_rows(health),
             workers=health.workers,
             kiosk_id=state.config.kiosk.id,

@@ -5,6 +5,7 @@ while the list in force stays."""
 from __future__ import annotations
 
 import logging
+import sqlite3
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -17,7 +18,7 @@ from kiosk.config import Config
 from kiosk.model import Outcome
 from kiosk.uplink.localbroker import LocalBroker
 from kiosk.uplink.oneshot import publish_retained
-from kiosk.uplink.wire import CountyTopics
+from kiosk.uplink.wire import CountyTopics, Topics, receipt_payload
 from tests.codes_support import Issuer, make_issuer
 from tests.helpers import make_config
 from tests.updates_support import door, pass_for, seconds_until
@@ -136,3 +137,31 @@ def test_forged_replayed_and_truncated_lists_are_refused_and_logged(
                 name
             )
             assert any(reason in r.getMessage() for r in caplog.records), name
+
+
+def test_lists_and_receipts_share_the_uplink_connection(
+    tmp_path: Path, broker: LocalBroker, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The county's lists go to the updates worker, the kiosk's receipt to the publisher."""
+    key = make_issuer(tmp_path / "county", CID)
+    config = make_config(
+        tmp_path / "state", broker.port,
+        verify={"county_trust": [str(key.cert)], "updates": {"county_id": CID}},
+        uplink={"receipts": True},
+    )  # fmt: skip
+    desk = County(key, broker.port)
+    desk.publish(desk.sign())
+    receipt = receipt_payload("k-001", 0, [], datetime.now(UTC))
+    publish_retained("127.0.0.1", broker.port, Topics("county/demo", "k-001").receipt, receipt,
+                     client_id="county-ingest-test")  # fmt: skip
+    caplog.set_level(logging.INFO)
+    with door(config) as kiosk:
+        assert seconds_until(lambda: kiosk.updates.health().revocation_entries == 0)
+
+        def receipt_kept() -> bool:
+            with sqlite3.connect(config.ledger_path) as db:
+                return db.execute("SELECT kiosk FROM receipts").fetchall() == [("k-001",)]
+
+        assert seconds_until(receipt_kept)
+        assert kiosk.updates.health().subscription_refused is None
+    assert not [r for r in caplog.records if "ignored a message" in r.getMessage()]
