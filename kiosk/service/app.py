@@ -80,6 +80,24 @@ def web_service(board: StatusBoard, config: Config) -> Service:
     return WebServer(app, config.web.host, config.web.port, threads=config.web.threads)
 
 
+def device_notices(workers: tuple[WorkerHealth, ...], max_list_age_h: int) -> tuple[str, ...]:
+    """The screen's banners from the workers' health: a camera or thermometer fault, an offline
+    link, a stale revocation list (unless ``max_list_age_h`` is 0)."""
+    by_name = {w.name: w for w in workers}
+    notices = tuple(
+        notice
+        for name, notice in (("camera", DEVICE_CAMERA), ("thermometer", DEVICE_THERMOMETER))
+        if name in by_name and not by_name[name].fresh
+    )
+    uplink = by_name.get("uplink")
+    if uplink is not None and uplink.detail.get("connected") is False:
+        notices += (UPLINK_OFFLINE,)
+    updates = by_name.get("updates")
+    if max_list_age_h and updates is not None and updates.detail.get("revocations_stale"):
+        notices += (UPDATES_STALE,)
+    return notices
+
+
 class Kiosk:
     """The whole kiosk for one config. ``run()`` blocks until ``stop`` is set (returns 0) or
     a worker keeps stalling (returns non-zero for systemd). The constructor does no I/O.
@@ -203,18 +221,6 @@ class Kiosk:
 
     def _update_notices(self, workers: tuple[WorkerHealth, ...]) -> None:
         """Banners on the kiosk screen for a camera or thermometer fault and an offline link."""
-        by_name = {w.name: w for w in workers}
-        notices = tuple(
-            notice
-            for name, notice in (("camera", DEVICE_CAMERA), ("thermometer", DEVICE_THERMOMETER))
-            if name in by_name and not by_name[name].fresh
-        )
-        uplink = by_name.get("uplink")
-        if uplink is not None and uplink.detail.get("connected") is False:
-            notices += (UPLINK_OFFLINE,)
-        updates = by_name.get("updates")
-        if self.config.policy.max_list_age_h and updates is not None:
-            if updates.detail.get("revocations_stale"):
-                notices += (UPDATES_STALE,)
+        notices = device_notices(workers, self.config.policy.max_list_age_h)
         if notices != self.board.screen().notices:
             self.board.show(notices=notices)

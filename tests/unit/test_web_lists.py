@@ -1,11 +1,13 @@
-"""The county's lists on the staff page and in /api/status: issue time, size, staleness and the
-last refused list, from the updates worker's real health document."""
+"""The county's lists on the staff page, in /api/status and as the screen's device notice:
+issue time, size, staleness and the last refused list, from the updates worker's health."""
 
 from __future__ import annotations
 
 import dataclasses
 from pathlib import Path
 
+from kiosk.reasons import describe
+from kiosk.service.app import device_notices
 from kiosk.service.status import StatusBoard, WorkerHealth
 from kiosk.uplink.updates import UpdatesHealth
 from kiosk.web import create_app
@@ -65,3 +67,14 @@ def test_staff_page_and_api_status_show_the_list(tmp_path: Path) -> None:
     html = client.get("/staff?lang=en").text
     assert "撤销名单" in html and "2026-12-01 05:00:00 UTC" in html and "3 entries" in html
     assert "older than the list in force (replay)" in html
+
+
+def test_a_stale_list_raises_the_device_notice() -> None:
+    def workers(**detail: object) -> tuple[WorkerHealth, ...]:
+        return (*health().workers, WorkerHealth("updates", True, 0.1, 0, dict(detail)))
+
+    assert device_notices(workers(revocations_stale=True), 48) == ("updates.stale",)
+    assert device_notices(workers(revocations_stale=False), 48) == ()
+    assert device_notices(workers(revocations_stale=True), 0) == ()  # 0 = freshness off
+    assert device_notices(health().workers, 48) == ()  # no county followed
+    assert describe("updates.stale").zh.startswith("撤销名单")
