@@ -7,6 +7,7 @@ import dataclasses
 import os
 import secrets
 import sys
+import threading
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,8 +20,17 @@ from kiosk.codes.privacy import mask_name
 from kiosk.codes.qrimage import read_qr_texts, write_qr_png
 from kiosk.codes.verifier import Verifier, utc_now
 from kiosk.config import Config, load
-from kiosk.model import CodeStatus, PassClaims, Verification, parse_utc, utc_iso
+from kiosk.model import (
+    CodeStatus,
+    PassClaims,
+    RevocationCheck,
+    Verification,
+    parse_utc,
+    utc_iso,
+)
 from kiosk.reasons import CODE_MISSING, describe
+from kiosk.uplink.inbound import Inbound
+from kiosk.uplink.updates import CountyUpdates
 
 
 def register(commands: Commands) -> None:
@@ -150,6 +160,9 @@ def _verify(args: argparse.Namespace, _ctx: Context) -> int:
     report = verifier.load()
     for problem in report.problems:
         print(f"trust list: {problem}", file=sys.stderr)
+    if section.updates.county_id is not None and config.ledger_path.exists():
+        # the county's lists the kiosk holds: is this pass revoked, is the list fresh?
+        CountyUpdates(config, verifier, Inbound(()), threading.Event()).restore()
     if args.image is not None:
         try:
             texts = read_qr_texts(args.image)
@@ -172,6 +185,9 @@ def _doc(v: Verification) -> dict[str, Any]:
         value = getattr(v, f.name)
         if isinstance(value, datetime):
             value = utc_iso(value)
+        elif isinstance(value, RevocationCheck):
+            listed = value.list_issued_at
+            value = {"revoked": value.revoked, "list_issued_at": listed and utc_iso(listed)}
         elif isinstance(value, tuple):
             value = list(value)
         doc[f.name] = value

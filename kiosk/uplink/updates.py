@@ -111,7 +111,15 @@ class CountyUpdates:
     # -- worker ------------------------------------------------------------------------------
 
     def start(self) -> CountyUpdates:
-        """Read the pinned trust-list signers, restore stored lists, start the thread."""
+        """Restore the stored lists (``restore``), then start the thread."""
+        self.restore()
+        self._thread = threading.Thread(target=self._run, name="updates")
+        self._thread.start()
+        return self
+
+    def restore(self) -> None:
+        """Read the pinned trust-list signers and put the lists stored in the ledger file in
+        force again, re-verified (the trust list first); StorageError if it cannot be read."""
         pinned = load_trust(self._cfg.verify.updates.trust_signers)
         self._pinned = pinned.trust
         conn = connect(self._path)
@@ -127,9 +135,6 @@ class CountyUpdates:
             conn.close()
         for kind, payload in rows:
             self._accept(kind, bytes(payload), store=False)
-        self._thread = threading.Thread(target=self._run, name="updates")
-        self._thread.start()
-        return self
 
     def join(self, timeout: float | None = None) -> bool:
         if self._thread is not None:

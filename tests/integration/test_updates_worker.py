@@ -3,6 +3,7 @@ survives a restart, and a corrupted stored list (no broker needed: messages are 
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 from datetime import UTC, datetime, timedelta
@@ -12,11 +13,13 @@ from kiosk.codes import revocation, trustlist
 from kiosk.codes.trustlist import load_signer
 from kiosk.codes.verifier import Verifier
 from kiosk.config import Config
+from kiosk.model import utc_iso
 from kiosk.uplink.inbound import Inbound, Received
 from kiosk.uplink.updates import CountyUpdates
 from kiosk.uplink.wire import CountyTopics
 from tests.codes_support import make_issuer
-from tests.helpers import make_config
+from tests.helpers import config_dict, kiosk_cmd, make_config, write_config
+from tests.updates_support import pass_for
 
 CID = "330106"
 TOPICS = CountyTopics("county/demo", CID)
@@ -71,3 +74,26 @@ def test_messages_restart_and_a_damaged_stored_list(tmp_path: Path) -> None:
     health = restarted(config).health()
     assert health.revocation_entries is None and health.revocations_stale
     assert health.last_refusal is not None and health.last_refusal["reason"] == "list.malformed"
+
+
+def test_kiosk_verify_reads_the_list_the_kiosk_holds(tmp_path: Path) -> None:
+    key = make_issuer(tmp_path / "k", CID)
+    verify = {"county_trust": [str(key.cert)], "updates": {"county_id": CID}}
+    values = config_dict(tmp_path / "state", 1883, verify=verify)
+    config = make_config(tmp_path / "state", 1883, verify=verify)
+    now = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=1)
+    salt = b"s" * 16
+    entries = {revocation.subject_entry(salt, CID, "subject-alice-0001"): int(now.timestamp())}
+    stop = threading.Event()
+    updates = worker(config, stop).start()
+    signed = revocation.build(key.key, salt, entries, now)
+    assert updates.handle(Received(TOPICS.revocations, signed, True)) == "accepted"
+    stop.set()
+    assert updates.join(5)
+    toml = write_config(tmp_path / "kiosk.toml", values)
+    for subject, revoked in (("subject-alice-0001", True), ("subject-bob-000002", False)):
+        done = kiosk_cmd("verify", "--config", str(toml), pass_for(key.key, subject))
+        assert done.returncode == 0, done.stderr
+        doc = json.loads(done.stdout)
+        assert doc["valid"] is True
+        assert doc["revocation"] == {"revoked": revoked, "list_issued_at": utc_iso(now)}
