@@ -30,6 +30,7 @@ class Door:
     config: Config
     verifier: Verifier
     updates: CountyUpdates
+    uplink: Publisher
 
     def outcome(self, text: str) -> tuple[Outcome, tuple[str, ...]]:
         now = datetime.now(UTC)
@@ -47,7 +48,7 @@ def door(config: Config) -> Iterator[Door]:
     publisher = Publisher(config, stop, inbound=inbound)
     publisher.start()
     try:
-        yield Door(config, verifier, updates)
+        yield Door(config, verifier, updates, publisher)
     finally:
         stop.set()
         assert publisher.join(10) and updates.join(10)

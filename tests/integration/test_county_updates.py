@@ -110,6 +110,30 @@ def test_offline_kiosk_denies_within_5_s_of_reconnecting(
         assert kiosk.outcome(pass_for(key.key, alice)) == (Outcome.DENY, ("code.revoked",))
 
 
+def test_disconnected_kiosk_resubscribes_and_denies_within_5_s_of_reconnecting(
+    setup: tuple[Config, County, Issuer, Issuer],
+    broker: LocalBroker,
+    report: Callable[[str], None],
+) -> None:
+    """The link drops while the kiosk runs; the county revokes before it is back."""
+    config, desk, key, _ = setup
+    alice = pass_for(key.key, "subject-alice-0001")
+    desk.publish(desk.sign())
+    with door(config) as kiosk:
+        assert seconds_until(lambda: kiosk.updates.health().revocation_entries == 0)
+        broker.kill()
+        assert seconds_until(lambda: not kiosk.uplink.health().connected)
+        assert kiosk.outcome(alice) == (Outcome.PASS, ())
+        broker.start()
+        back = time.monotonic()
+        desk.revoke("subject-alice-0001")  # usually before the kiosk's reconnect (1 s delay)
+        took = seconds_until(lambda: kiosk.outcome(alice)[0] == Outcome.DENY)
+        assert took is not None, "not denied within 5 s of the link coming back"
+        assert kiosk.uplink.health().connected
+        report(f"county updates: cut-off kiosk denied {time.monotonic() - back:.2f} s "
+               "after the broker came back (reconnect delay 1 s included)")  # fmt: skip
+
+
 def test_forged_replayed_and_truncated_lists_are_refused_and_logged(
     setup: tuple[Config, County, Issuer, Issuer], caplog: pytest.LogCaptureFixture
 ) -> None:
