@@ -15,7 +15,13 @@ from typing import Any, Protocol
 
 from kiosk.codes import revocation, trustlist
 from kiosk.codes.revocation import RevocationList
-from kiosk.codes.signedlist import REFUSALS, Envelope, ListRefused, supersedes
+from kiosk.codes.signedlist import (
+    LIST_UNKNOWN_KEY,
+    REFUSALS,
+    Envelope,
+    ListRefused,
+    supersedes,
+)
 from kiosk.codes.trust import TrustList, load_trust
 from kiosk.codes.trustlist import SignedTrustList
 from kiosk.config import Config
@@ -95,6 +101,7 @@ class CountyUpdates:
         self._clock = clock
         self._path: Path = config.ledger_path
         self._held: dict[str, Envelope] = {}
+        self._unknown_key: bytes | None = None  # the last revocation list with an unknown key
         self._pinned = TrustList()
         self._lock = threading.Lock()
         self._health = UpdatesHealth(county=county, last_progress=time.monotonic())
@@ -196,6 +203,8 @@ class CountyUpdates:
                 self._store(kind, parsed.envelope)
         except ListRefused as exc:
             self._refuse(kind, exc)
+            if kind == REVOCATIONS and exc.reason == LIST_UNKNOWN_KEY:
+                self._unknown_key = payload  # a trust list with its key may be on the way
             return exc.reason
         except StorageError as exc:
             logger.error("county %s list not stored, not in force: %s", kind, exc)
@@ -212,6 +221,10 @@ class CountyUpdates:
             )
         logger.info("county %s %s list issued %s in force", self._county, kind,
                     utc_iso(parsed.issued_at))  # fmt: skip
+        waiting = self._unknown_key
+        if kind == TRUST and waiting is not None:  # a revocation list that came before its key
+            self._unknown_key = None
+            self._accept(REVOCATIONS, waiting, store=store)
         return "accepted"
 
     def _refuse(self, kind: str, exc: ListRefused) -> None:

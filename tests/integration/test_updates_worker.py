@@ -97,3 +97,26 @@ def test_kiosk_verify_reads_the_list_the_kiosk_holds(tmp_path: Path) -> None:
         doc = json.loads(done.stdout)
         assert doc["valid"] is True
         assert doc["revocation"] == {"revoked": revoked, "list_issued_at": utc_iso(now)}
+
+
+def test_a_revocation_list_that_comes_before_its_key_is_taken_with_the_trust_list(
+    tmp_path: Path,
+) -> None:
+    old, new = make_issuer(tmp_path / "old", CID), make_issuer(tmp_path / "new", CID)
+    signer = make_issuer(tmp_path / "s", "trust-330106")
+    config = make_config(
+        tmp_path / "state", 1883,
+        verify={"county_trust": [str(old.cert)],
+                "updates": {"county_id": CID, "trust_signers": [str(signer.cert)]}},
+    )  # fmt: skip
+    now = datetime.now(UTC).replace(microsecond=0) - timedelta(minutes=1)
+    by_new_key = revocation.build(new.key, b"s" * 16, {}, now)
+    rollover = trustlist.build(load_signer(signer.bundle), CID, [new.key.certificate], now)
+    stop = threading.Event()
+    updates = worker(config, stop).start()
+    assert updates.handle(Received(TOPICS.revocations, by_new_key, True)) == "list.unknown_key"
+    assert updates.handle(Received(TOPICS.trust, rollover, True)) == "accepted"
+    assert updates.health().revocation_entries == 0  # taken once its key was trusted
+    stop.set()
+    assert updates.join(5)
+    assert restarted(config).health().revocation_entries == 0  # and stored
