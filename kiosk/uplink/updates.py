@@ -133,7 +133,7 @@ class CountyUpdates:
         try:
             rows = conn.execute(
                 "SELECT kind, payload FROM county_lists WHERE county = ? "
-                "ORDER BY kind = 'revocations'",  # the trust list first: it signs nothing else
+                "ORDER BY kind = 'revocations'",  # trust first: it names the keys
                 (self._county,),
             ).fetchall()
         except sqlite3.Error as exc:
