@@ -25,6 +25,7 @@ from werkzeug.security import generate_password_hash
 from kiosk.codes import county, revocation
 from kiosk.codes.keys import IssuerKey, generate, load_issuer
 from kiosk.config import CameraSection, Config, parse
+from kiosk.demo_county import CountySide
 from kiosk.gate.sim import SimulatedOutputs
 from kiosk.model import CodeStatus, Outcome, PassClaims
 from kiosk.scanner.synthetic import SyntheticSource
@@ -154,6 +155,7 @@ class DemoRig:
     camera: list[SyntheticSource] = field(default_factory=list)
     config: Config | None = None
     staff_password: str = field(default_factory=lambda: secrets.token_urlsafe(9))
+    county: CountySide | None = None  # set before build() to run the county's end as well
 
     def build(self, *, extra: dict[str, Any] | None = None) -> Config:
         """Start the simulator and broker, write keys, return the kiosk's config."""
@@ -164,6 +166,10 @@ class DemoRig:
         if mosquitto_binary():
             self.broker = LocalBroker(self.workdir / "broker").start()
         mqtt_port = self.broker.port if self.broker else free_port()
+        if self.county is not None:
+            self.county.broker_port = mqtt_port
+            self.county.build()
+            (self.workdir / "subject.key").write_bytes(self.county.kiosk_key("k-demo"))
         values: dict[str, Any] = {
             "kiosk": {
                 "id": "k-demo",
@@ -223,6 +229,8 @@ class DemoRig:
         return Kiosk(self.config, stop, devices=devices, services=services)
 
     def close(self) -> None:
+        if self.county is not None:
+            self.county.stop()
         if self.simulator is not None:
             self.simulator.stop()
         if self.broker is not None:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import csv
 import http.client
+import io
 import json
 import random
 import re
+import sqlite3
 import time
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -168,8 +172,13 @@ def csrf_from(html: str) -> str:
 class SseClient:
     """A plain HTTP client reading ``/events`` the way EventSource does (``data:`` lines)."""
 
-    def __init__(self, port: int, path: str = "/events", timeout: float = 5.0) -> None:
-        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    def __init__(
+        self, port: int, path: str = "/events", timeout: float = 5.0, source: str | None = None
+    ) -> None:
+        bind = None if source is None else (source, 0)  # another loopback address: a LAN client
+        self.conn = http.client.HTTPConnection(
+            "127.0.0.1", port, timeout=timeout, source_address=bind
+        )
         self.conn.request("GET", path, headers={"Accept": "text/event-stream"})
         self.response = self.conn.getresponse()
 
@@ -192,15 +201,16 @@ class SseClient:
         self.conn.close()
 
 
-def http_login(port: int) -> str:
+def http_login(port: int, password: str = PASSWORD, source: str | None = None) -> str:
     """Log in over plain HTTP (as a browser would) and return the session cookie pair."""
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    bind = None if source is None else (source, 0)
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10, source_address=bind)
     try:
         conn.request("GET", "/staff/login")
         page = conn.getresponse()
         cookie = (page.getheader("Set-Cookie") or "").split(";", 1)[0]
         token = csrf_from(page.read().decode())
-        body = f"password={PASSWORD.replace(' ', '+')}&csrf_token={token}"
+        body = urllib.parse.urlencode({"password": password, "csrf_token": token})
         headers = {"Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"}
         conn.request("POST", "/staff/login", body=body, headers=headers)
         answer = conn.getresponse()
@@ -210,3 +220,44 @@ def http_login(port: int) -> str:
     if answer.status != 303:
         raise RuntimeError(f"login failed: HTTP {answer.status}")
     return (answer.getheader("Set-Cookie") or "").split(";", 1)[0]
+
+
+#: A text cell a spreadsheet would run as a formula starts with one of these (OWASP).
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def ledger_csv_rows(ledger_path: Path, *, defused: bool = True) -> list[dict[str, str]]:
+    """What an export's rows must say, read straight from the ledger's SQLite tables (not
+    through ``kiosk.export``): every entry in order, text that could run as a formula
+    prefixed with ``'`` (if ``defused``: CSV), reasons joined with ``;``, delivered when no
+    outbox row is left."""
+    db = sqlite3.connect(f"file:{ledger_path}?mode=ro", uri=True)
+    db.row_factory = sqlite3.Row
+    try:
+        rows = db.execute(
+            "SELECT e.*, NOT EXISTS (SELECT 1 FROM outbox o WHERE o.entry = e.n) AS delivered "
+            "FROM entries e ORDER BY e.kiosk, e.seq"
+        ).fetchall()
+    finally:
+        db.close()
+
+    def cell(value: object) -> str:
+        if value is None:
+            return ""
+        text = str(value)
+        risky = defused and isinstance(value, str) and text.startswith(FORMULA_START)
+        return "'" + text if risky else text
+
+    out = []
+    for row in rows:
+        record = {key: cell(row[key]) for key in row.keys() if key not in ("n", "reasons")}
+        record["reasons"] = cell(";".join(json.loads(row["reasons"])))
+        record["delivered"] = str(bool(row["delivered"]))
+        out.append(record)
+    return out
+
+
+def csv_rows(text: str) -> list[dict[str, str]]:
+    """An exported CSV parsed as a spreadsheet would (the UTF-8 BOM first)."""
+    assert text.startswith("\ufeff"), "no BOM: spreadsheet programs would misread UTF-8"
+    return list(csv.DictReader(io.StringIO(text[1:], newline="")))

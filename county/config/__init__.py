@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from county.config.desk import DeskSection, FleetSection, NotifySection, TraceSection
 from county.config.lists import ListsSection
 from county.config.sections import BrokerSection, CountySection, DatabaseSection, IngestSection
 from kiosk.config import read_secret
@@ -35,8 +36,12 @@ __all__ = [
     "ConfigProblem",
     "CountySection",
     "DatabaseSection",
+    "DeskSection",
+    "FleetSection",
     "IngestSection",
     "ListsSection",
+    "NotifySection",
+    "TraceSection",
     "load",
     "parse",
     "read_secret",
@@ -52,6 +57,10 @@ class Config:
     database: DatabaseSection = setting(factory=DatabaseSection, doc="where entries are stored")
     ingest: IngestSection = setting(factory=IngestSection, doc="batches and receipts")
     lists: ListsSection = setting(factory=ListsSection, doc="signed lists for the kiosks")
+    desk: DeskSection = setting(factory=DeskSection, doc="the county desk (county web)")
+    notify: NotifySection = setting(factory=NotifySection, doc="webhooks told of alerts")
+    fleet: FleetSection = setting(factory=FleetSection, doc="silent kiosks")
+    trace: TraceSection = setting(factory=TraceSection, doc="keys for tracing")
     source: str = field(default="defaults", compare=False, metadata={"internal": True})
 
     def describe(self) -> dict[str, Any]:

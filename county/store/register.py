@@ -1,4 +1,4 @@
-"""The county's list register in the county database (SQLite or PostgreSQL, migration 0002):
+"""The county's list register in the county database (SQLite or PostgreSQL, migration 0003):
 revocations as keyed hashes, the list salt, and the last list of each kind as signed. Every
 change and the signing that follows it run in one locked transaction, so two ``county revoke``
 at once cannot publish lists with the same issue time or lose an entry."""
@@ -63,7 +63,7 @@ def transaction(config: Config) -> Iterator[Tx]:
     """Bring the database's schema up to date (the store's migrations), then one locked
     transaction; committed when the block ends, rolled back on any exception."""
     store = open_store(config)
-    store.open()  # migrates, 0002 included
+    store.open()  # migrates, 0003 included
     store.close()
     db = config.database
     if db.backend == "sqlite":

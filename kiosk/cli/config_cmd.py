@@ -29,6 +29,14 @@ def _check(args: argparse.Namespace, _ctx: Context) -> int:
         for problem in exc.problems:
             print(problem, file=sys.stderr)
         return 1
+    up = config.uplink
+    if up.enabled and up.plaintext_credentials:
+        print(
+            f"WARNING 警告: the MQTT user name and password go in clear text to "
+            f"{up.host}:{up.port} (uplink.allow_plaintext_password = true); anyone on the path "
+            "can read them. Prefer uplink.tls.enabled = true.",
+            file=sys.stderr,
+        )
     emit(config.describe())
     return 0
 

@@ -7,13 +7,16 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from kiosk.cli import Commands, Context
 from kiosk.demo import DemoRig, Seen, play_visitor, visitors
+from kiosk.demo_county import DESK_USER, CountySide
 from kiosk.ledger import Ledger
 from kiosk.model import Entry
 from kiosk.reasons import describe
 from kiosk.uplink.collector import Collector
+from kiosk.uplink.localbroker import mosquitto_binary
 
 
 def register(commands: Commands) -> None:
@@ -22,6 +25,10 @@ def register(commands: Commands) -> None:
     demo.add_argument("--http-port", type=int, default=8080, help="port of the kiosk screen")
     demo.add_argument("--no-outage", action="store_true",
                       help="do not stop the local broker halfway through")  # fmt: skip
+    demo.add_argument("--county-port", type=int, default=8090,
+                      help="port of the county desk (县平台工作台)")  # fmt: skip
+    demo.add_argument("--no-county", action="store_true",
+                      help="do not run the county's ingest and desk")  # fmt: skip
 
 
 def _say(text: str) -> None:
@@ -31,6 +38,8 @@ def _say(text: str) -> None:
 def _demo(args: argparse.Namespace, ctx: Context) -> int:
     with tempfile.TemporaryDirectory(prefix="kiosk-demo-") as tmp:
         rig = DemoRig(Path(tmp), http_port=args.http_port)
+        if not args.no_county and mosquitto_binary():
+            rig.county = CountySide(Path(tmp), 0, args.county_port, on_webhook=_webhook)
         try:
             return _run(rig, args, ctx)
         finally:
@@ -51,6 +60,10 @@ def _run(rig: DemoRig, args: argparse.Namespace, ctx: Context) -> int:
     web = config.web
     _say(f"  kiosk screen   http://{web.host}:{web.port}/      (展示屏 the door's display)")
     _say(f"  staff page     http://{web.host}:{web.port}/staff  password: {rig.staff_password}")
+    if rig.county is not None:
+        rig.county.start()
+        _say(f"  county desk    {rig.county.desk_url}/  user: {DESK_USER}  password: "
+             f"{rig.county.password}   (县平台工作台 alerts, fleet, ledgers)")  # fmt: skip
     kiosk = rig.kiosk(ctx.stop)
     exit_code: list[int] = []
     runner = threading.Thread(target=lambda: exit_code.append(kiosk.run()), name="kiosk")
@@ -84,6 +97,12 @@ def _run(rig: DemoRig, args: argparse.Namespace, ctx: Context) -> int:
         runner.join(30)
         if collector is not None:
             collector.stop()
+
+
+def _webhook(doc: dict[str, Any]) -> None:
+    text = doc.get("text")
+    content = text.get("content") if isinstance(text, dict) else text
+    _say(f"  ✉ webhook 企业微信机器人: {content}")
 
 
 def _report(result: Seen, outbox: dict[str, object]) -> None:
@@ -129,11 +148,34 @@ def _summary(rig: DemoRig, seen: list[Seen], collector: Collector | None,
     if collector is not None:
         _say(f"  county broker received {len(received & {e.id for e in entries.values()})} "
              f"of {len(entries)} entries; missing {len(missing)}")  # fmt: skip
+    county_missing = _county_check(rig, entries)
     if runner.is_alive():
         ctx.stop.set()
         runner.join(30)
-    ok = not wrong and len(in_ledger) == len(seen) and not missing and seen
+    ok = not wrong and len(in_ledger) == len(seen) and not missing and not county_missing and seen
     if exit_code and exit_code[0] != 0:
         _say(f"  the kiosk exited with {exit_code[0]}")
         return exit_code[0]
     return 0 if ok else 1
+
+
+def _county_check(rig: DemoRig, entries: dict[int, Entry]) -> int:
+    """Compare the county's database with the kiosk's ledger; the number of differences."""
+    if rig.county is None:
+        return 0
+    deadline = time.monotonic() + 15
+    stored: dict[str, dict[str, Any]] = {}
+    while time.monotonic() < deadline:
+        stored = rig.county.stored()
+        if all(e.id in stored for e in entries.values()):
+            break
+        time.sleep(0.3)
+    differ = [
+        e for e in entries.values()
+        if e.id not in stored
+        or (stored[e.id]["seq"], stored[e.id]["decision"], tuple(stored[e.id]["reasons"]))
+        != (e.seq, e.decision.value, e.reasons)
+    ]  # fmt: skip
+    _say(f"  county database holds {len(entries) - len(differ)} of {len(entries)} ledger entries "
+         f"exactly; differing or missing {len(differ)}")  # fmt: skip
+    return len(differ)

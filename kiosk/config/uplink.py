@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from pathlib import Path
 
 from kiosk.config.core import CREDENTIAL_NAME
 from kiosk.confload import setting
+
+
+def is_loopback(host: str) -> bool:
+    """``localhost`` or a loopback address: traffic to it never leaves this machine."""
+    if host.lower().rstrip(".") == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
 
 TOPIC_PATTERN = r"[^#+\s/][^#+\s]*[^#+\s/]|[^#+\s/]"
 
@@ -57,6 +69,11 @@ class UplinkSection:
         doc="systemd credential name holding the MQTT password ($CREDENTIALS_DIRECTORY)",
         pattern=CREDENTIAL_NAME,
     )
+    allow_plaintext_password: bool = setting(
+        False,
+        doc="accept a user name and password sent in clear text (no TLS) to a broker that is "
+        "not on this host; anyone on the path can read them",
+    )
     keepalive_s: int = setting(60, doc="MQTT keepalive in seconds", min=5, max=65535)
     window: int = setting(
         32,
@@ -85,11 +102,26 @@ class UplinkSection:
     )
     tls: TlsSection = setting(factory=TlsSection, doc="TLS settings")
 
+    @property
+    def plaintext_credentials(self) -> bool:
+        """A user name or password would go in clear text to a broker off this host."""
+        credentials = self.username is not None or any(
+            x is not None for x in (self.password, self.password_file, self.password_credential)
+        )
+        return credentials and not self.tls.enabled and not is_loopback(self.host)
+
     def __post_init__(self) -> None:
         given = [self.password, self.password_file, self.password_credential]
         if sum(x is not None for x in given) > 1:
             raise ValueError(
                 "give one of uplink.password, uplink.password_file, uplink.password_credential"
+            )
+        if self.plaintext_credentials and not self.allow_plaintext_password:
+            raise ValueError(
+                f"the MQTT user name and password would cross the network in clear "
+                f"text to {self.host}:{self.port} (no TLS). Set uplink.tls.enabled = true, or "
+                "uplink.allow_plaintext_password = true to accept that anyone on the path can "
+                "read them"
             )
         if self.reconnect_min_s > self.reconnect_max_s:
             raise ValueError("uplink.reconnect_min_s must not exceed uplink.reconnect_max_s")

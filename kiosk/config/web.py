@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +14,10 @@ from kiosk.confload import setting
 
 #: What ``werkzeug.security.generate_password_hash`` produces: ``method$salt$hex``.
 HASH_FORMAT = r"(scrypt|pbkdf2):[A-Za-z0-9:]+\$[^$\s]+\$[0-9a-f]{32,}"
+
+
+#: Connections only the kiosk's own screen (``screen_addresses``) may use.
+RESERVED_CONNECTIONS = 8
 
 
 def _timezone(name: str) -> str | None:
@@ -27,6 +32,15 @@ def _password_hash(value: str) -> str | None:
     if re.fullmatch(HASH_FORMAT, value):
         return None
     return "expected a password hash from `kiosk web hash-password` (scrypt:... or pbkdf2:...)"
+
+
+def _addresses(values: tuple[str, ...]) -> str | None:
+    for value in values:
+        try:
+            ipaddress.ip_address(value)
+        except ValueError:
+            return f'"{value}" is not an IP address (expected e.g. "127.0.0.1" or "::1")'
+    return None
 
 
 @dataclass(frozen=True)
@@ -92,6 +106,32 @@ class WebSection:
     sse_keepalive_s: float = setting(
         15.0, doc="comment sent on a quiet stream this often (finds gone clients)", min=1, max=300
     )
+    screen_addresses: tuple[str, ...] = setting(
+        ("127.0.0.1", "::1"),
+        doc="client addresses of the kiosk's own screen: they keep a reserved screen stream and "
+        "room for connections no other client can take (a reverse proxy on this host would "
+        "look local too: then list only the screen's address)",
+        check=_addresses,
+    )
+    sse_streams_per_client: int = setting(
+        2, doc="open screen streams one client address may hold at once", min=1, max=62
+    )
+    max_connections: int = setting(
+        100, doc="open connections at once, all clients together", min=16, max=1000
+    )
+    connections_per_client: int = setting(
+        20,
+        doc="open connections one client address (an IPv6 /64) may hold; more are refused",
+        min=2,
+        max=1000,
+    )
+    request_timeout_s: float = setting(
+        10.0,
+        doc="a request's headers and body must arrive within this long of its first byte (or "
+        "of the connection); slower clients are cut off",
+        min=1,
+        max=300,
+    )
     health_max_age_s: float = setting(
         15.0,
         doc="/healthz fails when the health snapshot is older than this (supervisor stalled)",
@@ -108,4 +148,10 @@ class WebSection:
             raise ValueError(
                 f"web.sse_max_streams ({self.sse_max_streams}) must leave two of web.threads "
                 f"({self.threads}) for pages and /healthz"
+            )
+        if self.connections_per_client > self.max_connections - RESERVED_CONNECTIONS:
+            raise ValueError(
+                f"web.connections_per_client ({self.connections_per_client}) must leave "
+                f"{RESERVED_CONNECTIONS} of web.max_connections ({self.max_connections}) "
+                "for the kiosk's own screen"
             )

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
 from kiosk import __version__
 from kiosk.checkpoint import Signals
@@ -39,16 +39,10 @@ logger = logging.getLogger(__name__)
 FRAME_FRESH_S = 5.0  # a camera without a frame for this long is not delivering
 
 
-class Service(Protocol):
-    """Something started beside the workers and stopped at the end (the web server)."""
-
-    def start(self) -> Any: ...
-
-    def stop(self) -> Any: ...
-
-
 SourceFactory = Callable[[CameraSection, threading.Event], FrameSource]
-ServiceFactory = Callable[[StatusBoard, Config], Service]
+#: A supervised service beside the device workers (the web server): started with its own
+#: stop event, watched for progress and restarted like them. Its unit is named after it.
+ServiceFactory = Callable[[StatusBoard, Config, threading.Event], Worker]
 
 
 @dataclass
@@ -71,13 +65,20 @@ class _CurrentGate:
             gate.signal(outcome)
 
 
-def web_service(board: StatusBoard, config: Config) -> Service:
-    """The kiosk screen, staff page and health endpoints on ``[web] host:port``."""
+def web_service(board: StatusBoard, config: Config, stop: threading.Event) -> Worker:
+    """The kiosk screen, staff page and health endpoints on ``[web] host:port``, started; a
+    restart builds a fresh app (staff log in again)."""
     from kiosk.web.app import create_app
     from kiosk.web.server import WebServer
 
     app = create_app(board, config.ledger_path, config)
-    return WebServer(app, config.web.host, config.web.port, threads=config.web.threads)
+    web = config.web
+    return WebServer(app, web.host, web.port, threads=web.threads, stop=stop).start()
+
+
+def service_name(factory: ServiceFactory) -> str:
+    """``web_service`` → ``web``: the unit's name in health, /healthz and the logs."""
+    return getattr(factory, "__name__", "service").removesuffix("_service")
 
 
 def device_notices(workers: tuple[WorkerHealth, ...], max_list_age_h: int) -> tuple[str, ...]:
@@ -179,18 +180,18 @@ class Kiosk:
                 notify_uplink=notify_uplink, signals=signals,
             ).start(),
         )  # fmt: skip
-        services = [factory(self.board, cfg) for factory in self._service_factories]
+        for factory in self._service_factories:
+            supervisor.add(
+                service_name(factory),
+                lambda ev, make=factory: make(self.board, cfg, ev),  # type: ignore[misc]
+            )
         supervisor.start()
-        for service in services:
-            service.start()
         logger.info("kiosk %s at %s running (version %s)", cfg.kiosk.id, cfg.kiosk.site,
                     __version__)  # fmt: skip
         try:
             code = supervisor.run()
         finally:
             self.stop.set()
-            for service in services:
-                service.stop()
             supervisor.stop_all(order=("checkpoint", "uplink"))
             status_ledger.close()
         logger.info("kiosk stopped (exit %d)", code)

@@ -22,6 +22,7 @@ from kiosk.storage import StorageError
 from kiosk.web import auth, ops, screen, staff
 from kiosk.web.limiter import LoginLimiter
 from kiosk.web.present import Bi
+from kiosk.web.sessions import StaffSessions
 from kiosk.web.sse import StreamGate
 from kiosk.web.state import EXTENSION, WebState
 
@@ -105,8 +106,9 @@ def create_app(view: StatusView, ledger_path: Path, config: Config) -> Flask:
         ledger_path=ledger_path,
         config=config,
         venue_svg=_venue_svg(web.venue_code),
-        gate=StreamGate(web.sse_max_streams),
+        gate=StreamGate(web.sse_max_streams, per_client=web.sse_streams_per_client),
         limiter=LoginLimiter(web.login_attempts, web.login_window_s),
+        sessions=StaffSessions(web.session_minutes * 60),
     )
     app.extensions[EXTENSION] = state
     app.json.ensure_ascii = False  # type: ignore[attr-defined]  # readable Chinese in JSON

@@ -45,10 +45,19 @@ def check_csrf() -> None:
 
 
 def is_staff(state: WebState) -> bool:
+    """A live staff session: signed cookie, current password and a session the server still
+    holds. A cookie that claims staff but fails is emptied, so it is not signed again."""
+    if session.get("staff") is not True:
+        return False
     generation = state.password_generation
-    return (
-        generation is not None and session.get("staff") is True and session.get("gen") == generation
-    )
+    if (
+        generation is not None
+        and session.get("gen") == generation
+        and state.sessions.touch(session.get("sid"), time.monotonic())
+    ):
+        return True
+    session.clear()
+    return False
 
 
 def staff_required(state: WebState) -> Callable[[F], F]:
@@ -80,8 +89,16 @@ def _cookie_warning(state: WebState) -> Bi | None:
 
 
 def _safe_next(target: str | None) -> str:
-    """Only a local staff path may follow a login (no open redirect)."""
-    if target and target.startswith("/staff") and "//" not in target and "\\" not in target:
+    """Only a local staff path may follow a login: no open redirect, and nothing that could
+    split or break the ``Location`` header (control characters, spaces)."""
+    if (
+        target
+        and target.startswith("/staff")
+        and target.isprintable()
+        and not any(c.isspace() for c in target)
+        and "//" not in target
+        and "\\" not in target
+    ):
         return target
     return "/staff"
 
@@ -115,7 +132,7 @@ def register(app: Flask, state: WebState) -> None:
         if stored is None:
             return page(Bi("未设置员工密码，无法登录", "No staff password is set"), 403)
         client = request.remote_addr or "unknown"
-        wait = state.limiter.retry_after(client, time.monotonic())
+        wait = state.limiter.reserve(client, time.monotonic())  # counted before the check
         if wait is not None:
             state.counters.add("login_refused")
             seconds = math.ceil(wait)
@@ -126,20 +143,22 @@ def register(app: Flask, state: WebState) -> None:
             return page(message, 429, retry_after=seconds)
         password = request.form.get("password", "")
         if not password or not check_password_hash(stored, password):
-            state.limiter.failed(client, time.monotonic())
             state.counters.add("login_failures")
             logger.warning("staff login failed from %s", client)
             return page(Bi("密码错误", "Wrong password"), 401)
         state.limiter.succeeded(client)
+        state.sessions.end(session.get("sid"))
         session.clear()
         session.permanent = True
         session["staff"] = True
         session["gen"] = state.password_generation
+        session["sid"] = state.sessions.begin(time.monotonic())
         csrf_token()
         logger.info("staff logged in from %s", client)
         return redirect(_safe_next(request.form.get("next")), code=303)
 
     @app.post("/staff/logout")
     def logout() -> Response:
+        state.sessions.end(session.get("sid"))  # the cookie's copies stop working too
         session.clear()
         return redirect(url_for("login"), code=303)

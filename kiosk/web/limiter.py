@@ -1,69 +1,78 @@
-"""The staff login rate limit: failed attempts per client address in a sliding window."""
+"""The staff login rate limit: attempts per client address in a sliding window, reserved
+before the password is checked so that parallel guesses cannot overrun it."""
 
 from __future__ import annotations
 
+import ipaddress
 import threading
 from collections import deque
 
-ANY = "*"  # every client together: rotating addresses does not multiply the guesses
+
+def client_key(address: str | None) -> str:
+    """The unit a limit applies to: an IPv4 address, or the /64 of an IPv6 address (one
+    host usually owns a whole /64, so rotating within it must not multiply its allowance)."""
+    if not address:
+        return "unknown"
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((ip, 64), strict=False))
+    return str(ip)
 
 
 class LoginLimiter:
-    """Refuses a client after ``attempts`` failures within ``window_s`` until the oldest of
-    them leaves the window; all clients together get four times the allowance.
+    """At most ``attempts`` password checks per client within ``window_s``; each client is
+    counted on its own, so one address guessing never locks out staff at another.
 
-    Thread-safe; times are passed in (``time.monotonic()``) so the rule is plain to test.
-    Memory is bounded: at most ``max_clients`` addresses are remembered.
+    ``reserve()`` counts the attempt and answers in one locked step, before the (slow)
+    password check runs; ``succeeded()`` forgets the client's attempts. Thread-safe; times are
+    passed in (``time.monotonic()``). Memory is bounded: at most ``max_clients`` addresses are
+    remembered, the quietest forgotten first.
     """
 
     def __init__(self, attempts: int, window_s: float, *, max_clients: int = 1024) -> None:
         self.attempts = attempts
         self.window_s = window_s
         self._max_clients = max_clients
-        self._failures: dict[str, deque[float]] = {}
+        self._attempts: dict[str, deque[float]] = {}
         self._lock = threading.Lock()
 
     def _recent(self, key: str, now: float) -> deque[float]:
-        times = self._failures.get(key, deque())
+        times = self._attempts.get(key, deque())
         while times and times[0] <= now - self.window_s:
             times.popleft()
         return times
 
     @property
     def remembered(self) -> int:
-        """How many addresses (plus the all-clients key) the limiter currently keeps."""
+        """How many client addresses the limiter currently keeps."""
         with self._lock:
-            return len(self._failures)
+            return len(self._attempts)
 
-    def retry_after(self, client: str, now: float) -> float | None:
-        """Seconds until ``client`` may try again, or None if it may try now."""
+    def reserve(self, client: str, now: float) -> float | None:
+        """Count one attempt for ``client`` and return None, or refuse: seconds to wait."""
+        key = client_key(client)
         with self._lock:
-            waits = []
-            for key, limit in ((client, self.attempts), (ANY, self.attempts * 4)):
-                times = self._recent(key, now)
-                if len(times) >= limit:
-                    waits.append(times[len(times) - limit] + self.window_s - now)
-            return max(waits) if waits else None
-
-    def failed(self, client: str, now: float) -> None:
-        with self._lock:
-            for key in (client, ANY):
-                times = self._recent(key, now)
-                times.append(now)
-                self._failures[key] = times
-            if len(self._failures) > self._max_clients:
+            times = self._recent(key, now)
+            if len(times) >= self.attempts:
+                return times[len(times) - self.attempts] + self.window_s - now
+            times.append(now)
+            self._attempts[key] = times
+            if len(self._attempts) > self._max_clients:
                 self._forget(now)
+            return None
 
     def succeeded(self, client: str) -> None:
         with self._lock:
-            self._failures.pop(client, None)
+            self._attempts.pop(client_key(client), None)
 
     def _forget(self, now: float) -> None:
-        for key in [k for k in self._failures if k != ANY]:
-            if not self._recent(key, now):
-                del self._failures[key]
-        while len(self._failures) > self._max_clients:
-            oldest = min(
-                (k for k in self._failures if k != ANY), key=lambda k: self._failures[k][-1]
-            )
-            del self._failures[oldest]
+        for key in [k for k in self._attempts if not self._recent(k, now)]:
+            del self._attempts[key]
+        while len(self._attempts) > self._max_clients:
+            oldest = min(self._attempts, key=lambda k: self._attempts[k][-1])
+            del self._attempts[oldest]

@@ -5,10 +5,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from flask import Flask, render_template
+from flask import Flask, render_template, request
 from werkzeug.wrappers import Response
 
 from kiosk.service.status import Screen
+from kiosk.web.limiter import client_key
 from kiosk.web.present import CONNECTION_LOST, REMINDERS, WAIT, public_screen, screen_view
 from kiosk.web.sse import ScreenStream
 from kiosk.web.state import WebState
@@ -39,7 +40,9 @@ def register(app: Flask, state: WebState) -> None:
 
     @app.get("/events")
     def events() -> Response:
-        if not state.gate.try_open():
+        client = client_key(request.remote_addr)
+        slot = state.gate.try_open(client, local=state.is_screen(request.remote_addr))
+        if slot is None:
             state.counters.add("sse_refused")
             response = Response("too many screen streams\n", status=503, mimetype="text/plain")
             response.headers["Retry-After"] = "5"
@@ -52,7 +55,7 @@ def register(app: Flask, state: WebState) -> None:
         stream = ScreenStream(
             state.view,
             payload,
-            state.gate,
+            slot,
             state.closing,
             lifetime_s=web.sse_stream_s,
             keepalive_s=web.sse_keepalive_s,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,6 +16,7 @@ from kiosk.config import Config
 from kiosk.service.status import StatusView
 from kiosk.web.limiter import LoginLimiter
 from kiosk.web.metrics import WebCounters
+from kiosk.web.sessions import StaffSessions
 from kiosk.web.sse import StreamGate
 
 EXTENSION = "kiosk.web"
@@ -34,6 +36,7 @@ class WebState:
     venue_svg: Markup | None
     gate: StreamGate
     limiter: LoginLimiter
+    sessions: StaffSessions
     counters: WebCounters = field(default_factory=WebCounters)
     closing: threading.Event = field(default_factory=threading.Event)
 
@@ -47,10 +50,27 @@ class WebState:
         stored = self.config.web.staff_password_hash
         return None if stored is None else hashlib.sha256(stored.encode()).hexdigest()[:16]
 
+    def is_screen(self, address: str | None) -> bool:
+        """Whether ``address`` is the kiosk's own screen (``web.screen_addresses``)."""
+        return is_listed(address, self.config.web.screen_addresses)
+
     def language(self) -> str:
         """``?lang=`` if given and known, else the configured first language."""
         asked = request.args.get("lang", "")
         return asked if asked in LANGUAGES else self.config.web.language
+
+
+def is_listed(address: str | None, listed: tuple[str, ...]) -> bool:
+    """``address`` (IPv4-mapped IPv6 taken as IPv4) is one of ``listed``."""
+    if not address:
+        return False
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return False
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    return any(ip == ipaddress.ip_address(a) for a in listed)
 
 
 def state_of(app: Flask) -> WebState:

@@ -41,6 +41,23 @@ def test_config_check_prints_effective_config_or_errors(tmp_path: Path) -> None:
     assert result.returncode == 1 and "(env KIOSK_UPLINK__WINDOW)" in result.stderr
 
 
+def test_config_check_refuses_a_clear_text_password_to_a_remote_broker(tmp_path: Path) -> None:
+    remote = {"host": "10.20.30.40", "username": "k-001", "password": "hunter2"}
+    config = _config(tmp_path, 1883, uplink=remote)
+    result = kiosk_cmd("config", "check", str(config))
+    assert result.returncode == 1 and result.stdout == ""
+    assert "clear text to 10.20.30.40:1883" in result.stderr
+    assert "uplink.allow_plaintext_password = true" in result.stderr
+    allowed = _config(tmp_path, 1883, uplink={**remote, "allow_plaintext_password": True})
+    result = kiosk_cmd("config", "check", str(allowed))
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.startswith("WARNING 警告: the MQTT user name and password go in clear")
+    assert "hunter2" not in result.stdout + result.stderr
+    local = _config(tmp_path, 1883, uplink={"username": "k-001", "password": "hunter2"})
+    result = kiosk_cmd("config", "check", str(local))
+    assert result.returncode == 0 and result.stderr == ""
+
+
 def test_usage_errors_exit_2(tmp_path: Path) -> None:
     assert kiosk_cmd("simulate", "entries", "--count", "3").returncode == 2  # no --config
     assert kiosk_cmd("outbox").returncode == 2

@@ -31,8 +31,10 @@ def config(tmp_path: Path) -> Config:
     return web_config(tmp_path / "state", threads=5, sse_max_streams=2, sse_stream_s=60)
 
 
-def get(port: int, path: str) -> tuple[int, bytes]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+def get(port: int, path: str, source: str | None = None) -> tuple[int, bytes]:
+    """GET ``path``; from ``source`` (another loopback address: a LAN client) if given."""
+    bind = None if source is None else (source, 0)
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5, source_address=bind)
     try:
         conn.request("GET", path)
         response = conn.getresponse()
@@ -88,7 +90,7 @@ def test_streams_are_capped_and_pages_still_answer(server: WebServer, config: Co
     streams = [SseClient(server.port) for _ in range(config.web.sse_max_streams)]
     try:
         assert all(s.next_event() is not None for s in streams)
-        status, body = get(server.port, "/events")
+        status, body = get(server.port, "/events", source="127.0.0.2")  # not the screen
         assert status == 503 and b"too many" in body
         for path in ("/healthz", "/", "/api/status", "/metrics", "/staff/login"):
             assert get(server.port, path)[0] == 200, path

@@ -165,3 +165,39 @@ def test_read_secret_from_file_and_credential(tmp_path: Path) -> None:
         read_secret("uplink.password", None, "mqtt_password", {})
     with pytest.raises(ConfigError, match=r"uplink\.password_file: cannot read secret"):
         read_secret("uplink.password", tmp_path / "missing", None)
+
+
+@pytest.mark.parametrize(
+    ("uplink", "refused"),
+    [
+        ({"host": "mqtt.county.example", "username": "k-001", "password": "pw"}, True),
+        ({"host": "10.0.0.5", "username": "k-001", "password_file": "/etc/kiosk/pw"}, True),
+        ({"host": "10.0.0.5", "password_credential": "mqtt_password"}, True),
+        ({"host": "10.0.0.5", "username": "k-001"}, True),  # the name alone is in clear too
+        ({"host": "10.0.0.5", "username": "k", "tls": {"enabled": True}}, False),
+        ({"host": "127.0.0.1", "username": "k-001", "password": "pw"}, False),
+        ({"host": "localhost", "username": "k-001", "password": "pw"}, False),
+        ({"host": "::1", "username": "k-001", "password": "pw"}, False),
+        ({"host": "10.0.0.5"}, False),  # anonymous: nothing secret to leak
+        (
+            {
+                "host": "10.0.0.5",
+                "username": "k",
+                "password": "p",
+                "allow_plaintext_password": True,
+            },
+            False,
+        ),
+    ],
+)
+def test_a_password_in_clear_text_to_a_remote_broker_needs_an_explicit_yes(
+    uplink: dict[str, object], refused: bool
+) -> None:
+    if refused:
+        with pytest.raises(ConfigError) as caught:
+            parse({"uplink": uplink})
+        text = str(caught.value)
+        assert "clear text" in text and "uplink.allow_plaintext_password" in text
+        assert "pw" not in text.replace("password", "")  # the secret itself is never shown
+    else:
+        parse({"uplink": uplink})

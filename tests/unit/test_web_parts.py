@@ -1,4 +1,4 @@
-"""The web layer's pure parts: chart, XLSX writer, login limiter, metrics text, device facts."""
+"""The web layer's pure parts: chart, XLSX writer, metrics text, device facts."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ from kiosk.service.status import KioskHealth, Phase, Screen, WorkerHealth
 from kiosk.storage import OutboxStatus
 from kiosk.web.charts import day_bounds, hour_chart_svg, hourly
 from kiosk.web.devices import device_facts, device_rows, human_bytes
-from kiosk.web.limiter import LoginLimiter
 from kiosk.web.metrics import Scrape, render
 from kiosk.web.xlsx import write_xlsx
 from tests.web_support import health
@@ -99,32 +98,6 @@ def test_xlsx_many_columns_get_letters_beyond_z() -> None:
     out.seek(0)
     sheet = openpyxl.load_workbook(out).active
     assert sheet["AD2"].value == 29
-
-
-def test_limiter_locks_after_the_allowed_failures_and_releases_in_time() -> None:
-    limiter = LoginLimiter(attempts=3, window_s=60)
-    for t in (0.0, 1.0, 2.0):
-        assert limiter.retry_after("10.0.0.2", t) is None
-        limiter.failed("10.0.0.2", t)
-    assert limiter.retry_after("10.0.0.2", 3.0) == pytest.approx(57.0)
-    assert limiter.retry_after("10.0.0.3", 3.0) is None  # another client is not locked out
-    assert limiter.retry_after("10.0.0.2", 60.5) is None  # the first failure left the window
-    limiter.succeeded("10.0.0.2")
-    assert limiter.retry_after("10.0.0.2", 61.0) is None
-
-
-def test_limiter_caps_all_clients_together() -> None:
-    limiter = LoginLimiter(attempts=2, window_s=100)
-    for i in range(8):
-        limiter.failed(f"10.0.1.{i}", float(i))
-    assert limiter.retry_after("10.0.9.9", 8.0) == pytest.approx(92.0)
-
-
-def test_limiter_memory_is_bounded() -> None:
-    limiter = LoginLimiter(attempts=2, window_s=100, max_clients=10)
-    for i in range(500):
-        limiter.failed(f"addr-{i}", float(i) * 0.01)
-    assert limiter.remembered <= 11
 
 
 def _scrape(h: KioskHealth, **overrides: object) -> Scrape:

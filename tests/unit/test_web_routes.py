@@ -3,7 +3,6 @@ exports, health endpoints, metrics and what a page may show."""
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 import re
@@ -19,8 +18,7 @@ from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
 
 from kiosk.config import Config
-from kiosk.export import COLUMNS, csv_lines
-from kiosk.ledger import Ledger
+from kiosk.export import COLUMNS
 from kiosk.model import Outcome
 from kiosk.service.status import StatusBoard
 from kiosk.web import create_app
@@ -29,7 +27,9 @@ from tests.web_support import (
     board_with_health,
     commit,
     csrf_from,
+    csv_rows,
     health,
+    ledger_csv_rows,
     seed,
     show_decision,
     web_config,
@@ -188,23 +188,29 @@ def test_rate_limit_refuses_even_the_right_password(client: FlaskClient) -> None
 # -- export ------------------------------------------------------------------------------------
 
 
+#: Text a spreadsheet would run as formulas, as a hostile code or name could carry it.
+FORMULAS = {"masked_name": '=HYPERLINK("http://evil.example","张*中")', "code_kind": "@SUM(1)"}
+
+
 def test_csv_export_equals_the_ledger(client: FlaskClient, config: Config) -> None:
     seed(config.ledger_path, 30)
+    commit(config.ledger_path, Outcome.REFER, "-1+1", **FORMULAS)
     login(client)
     response = client.get("/staff/export?format=csv")
     assert response.status_code == 200
     assert response.mimetype == "text/csv"
     today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
     assert f'filename="ledger-k-001-{today}-{today}.csv"' in response.headers["Content-Disposition"]
-    with Ledger(config.ledger_path) as ledger:
-        expected = "\ufeff" + "".join(csv_lines(ledger.entries()))
-    assert response.text == expected
-    rows = list(csv.DictReader(io.StringIO(response.text.lstrip("\ufeff"))))
-    assert len(rows) == 30
+    rows = csv_rows(response.text)
+    assert list(rows[0]) == list(COLUMNS)
+    assert rows == ledger_csv_rows(config.ledger_path) and len(rows) == 31
+    assert rows[-1]["masked_name"] == "'" + FORMULAS["masked_name"]  # shown as text, not run
+    assert rows[-1]["code_kind"] == "'@SUM(1)" and rows[-1]["reasons"] == "'-1+1"
 
 
 def test_xlsx_export_equals_the_ledger(client: FlaskClient, config: Config) -> None:
     seed(config.ledger_path, 25)
+    commit(config.ledger_path, Outcome.REFER, "-1+1", **FORMULAS)
     login(client)
     with client.get("/staff/export?format=xlsx") as response:
         assert response.status_code == 200
@@ -212,12 +218,14 @@ def test_xlsx_export_equals_the_ledger(client: FlaskClient, config: Config) -> N
     sheet = openpyxl.load_workbook(io.BytesIO(data))["台账"]
     got = list(sheet.iter_rows(values_only=True))
     assert list(got[0]) == list(COLUMNS)
-    with Ledger(config.ledger_path) as ledger:
-        expected = list(csv.reader(io.StringIO("".join(csv_lines(ledger.entries())))))[1:]
-    assert len(got) - 1 == len(expected) == 25
+    # inline strings are never formulas, so the ledger's text goes in as it is
+    expected = ledger_csv_rows(config.ledger_path, defused=False)
+    assert len(got) - 1 == len(expected) == 26
     for row, want in zip(got[1:], expected, strict=True):
         shown = ["" if v is None else str(v) for v in row]
-        assert shown == want
+        assert shown == [want[c] for c in COLUMNS]
+    assert all(c.data_type != "f" for line in sheet.iter_rows() for c in line)
+    assert sheet.cell(27, COLUMNS.index("masked_name") + 1).value == FORMULAS["masked_name"]
 
 
 def test_export_range_is_in_the_configured_time_zone(client: FlaskClient, config: Config) -> None:

@@ -1,0 +1,239 @@
+"""The county desk (Flask): login with roles, security headers, the app factory.
+
+Same bar as the kiosk's staff page: werkzeug password hashes, a signed ``HttpOnly``,
+``SameSite=Strict``, ``Secure`` cookie naming a session the server holds (logout ends it for
+every copy), a CSRF token on every POST, a login limit per client address counted before
+the password check, a strict CSP, bodies capped before they are read.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import wraps
+from typing import Any, TypeVar, cast
+from zoneinfo import ZoneInfo
+
+from flask import Flask, abort, g, redirect, render_template, request, session, url_for
+from markupsafe import Markup
+from werkzeug.security import check_password_hash
+from werkzeug.wrappers import Response
+
+from county.config import Config, read_secret
+from county.desk.db import DeskDb
+from county.desk.users import User, get_user
+from county.store import StoreError
+from county.trace import CountyKeys
+from kiosk.web.auth import check_csrf, csrf_token
+from kiosk.web.limiter import LoginLimiter
+from kiosk.web.sessions import StaffSessions
+
+logger = logging.getLogger(__name__)
+
+F = TypeVar("F", bound=Callable[..., Any])
+CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'"
+)
+MAX_BODY = 16 * 1024
+#: A password check that never matches, so an unknown user costs the same time as a known one.
+_DUMMY_HASH = "scrypt:32768:8:1$dummy$" + "0" * 128
+
+
+@dataclass
+class DeskState:
+    """What the routes share; built once by ``create_app``."""
+
+    config: Config
+    db: DeskDb
+    keys: CountyKeys
+    limiter: LoginLimiter
+    sessions: StaffSessions
+    health: Callable[[], dict[str, Any]] = field(default=lambda: {"ok": True})
+    streams: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.config.desk.timezone)
+
+
+def lang() -> str:
+    chosen = request.args.get("lang")
+    return chosen if chosen in ("zh", "en") else str(g.get("default_lang", "zh"))
+
+
+def bilingual(zh: str, en: str) -> Markup:
+    """Both languages, the chosen one first and the other small beside it."""
+    first, second = (en, zh) if lang() == "en" else (zh, en)
+    return Markup("{} <small>{}</small>").format(first, second)
+
+
+def current_user(state: DeskState) -> User | None:
+    """The logged-in user: a live server-side session and a user that still exists."""
+    name = session.get("user")
+    if not isinstance(name, str) or not state.sessions.touch(session.get("sid"), time.monotonic()):
+        if name is not None:
+            session.clear()
+        return None
+    user = get_user(state.db, name)
+    if user is None or user.role != session.get("role"):
+        state.sessions.end(session.get("sid"))
+        session.clear()
+        return None
+    return user
+
+
+def requires(state: DeskState, action: str) -> Callable[[F], F]:
+    """Decorator: a logged-in user allowed ``action``; else the login page (or 403)."""
+
+    def decorate(view: F) -> F:
+        @wraps(view)
+        def guarded(*args: Any, **kwargs: Any) -> Any:
+            user = current_user(state)
+            if user is None:
+                return redirect(url_for("login", next=_safe_next(request.path)), code=303)
+            if not user.may(action):
+                logger.warning("desk: %s (%s) refused %s", user.name, user.role, action)
+                abort(403)
+            g.user = user
+            return view(*args, **kwargs)
+
+        return cast(F, guarded)
+
+    return decorate
+
+
+def _safe_next(target: str | None) -> str:
+    if (
+        target
+        and target.startswith("/")
+        and target.isprintable()
+        and not any(c.isspace() for c in target)
+        and "//" not in target
+        and "\\" not in target
+    ):
+        return target
+    return "/"
+
+
+def _secret(config: Config) -> bytes:
+    d = config.desk
+    text = read_secret("desk.session_secret", d.session_secret_file, d.session_secret_credential)
+    return text.encode() if text else secrets.token_bytes(32)
+
+
+def create_app(
+    config: Config, db: DeskDb, keys: CountyKeys, health: Callable[[], dict[str, Any]] | None = None
+) -> Flask:
+    """A new desk app. Reads the session secret; touches the database only per request."""
+    desk = config.desk
+    app = Flask(__name__, static_folder="static", template_folder="templates")
+    app.config.update(
+        SECRET_KEY=_secret(config),
+        SESSION_COOKIE_NAME="county_desk",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Strict",
+        SESSION_COOKIE_SECURE=desk.cookie_secure,
+        PERMANENT_SESSION_LIFETIME=desk.session_minutes * 60,
+        MAX_CONTENT_LENGTH=MAX_BODY,
+        MAX_FORM_MEMORY_SIZE=MAX_BODY,
+    )
+    state = DeskState(
+        config=config,
+        db=db,
+        keys=keys,
+        limiter=LoginLimiter(desk.login_attempts, desk.login_window_s),
+        sessions=StaffSessions(desk.session_minutes * 60.0),
+    )
+    if health is not None:
+        state.health = health
+    app.extensions["county_desk"] = state
+
+    @app.before_request
+    def before() -> None:
+        g.default_lang = desk.language
+        check_csrf()
+
+    @app.after_request
+    def headers(response: Response) -> Response:
+        response.headers["Content-Security-Policy"] = CSP
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["Referrer-Policy"] = "no-referrer"
+        response.headers["X-Frame-Options"] = "DENY"
+        if not request.path.startswith("/static"):
+            response.headers["Cache-Control"] = "no-store"
+        return response
+
+    @app.context_processor
+    def common() -> dict[str, Any]:
+        return {"lang": lang(), "csrf_token": csrf_token, "user": g.get("user"), "t": bilingual}
+
+    @app.errorhandler(StoreError)
+    def store_failed(exc: StoreError) -> tuple[str, int]:
+        logger.error("desk: %s", exc)
+        return render_template("error.html", zh="数据库暂不可用", en="Database unavailable"), 503
+
+    @app.errorhandler(403)
+    def forbidden(_exc: Exception) -> tuple[str, int]:
+        return render_template("error.html", zh="无权限", en="Not allowed for your role"), 403
+
+    _register_login(app, state)
+    from county.web import events, views
+
+    views.register(app, state)
+    events.register(app, state)
+    return app
+
+
+def _register_login(app: Flask, state: DeskState) -> None:
+    def page(message: tuple[str, str] | None, status: int, wait: int | None = None) -> Response:
+        body = render_template(
+            "login.html", message=message, next=_safe_next(request.values.get("next"))
+        )
+        response = Response(body, status=status, mimetype="text/html")
+        if wait is not None:
+            response.headers["Retry-After"] = str(wait)
+        return response
+
+    @app.get("/login")
+    def login() -> Response:
+        return page(None, 200)
+
+    @app.post("/login")
+    def login_post() -> Response:
+        client = request.remote_addr or "unknown"
+        wait = state.limiter.reserve(client, time.monotonic())  # counted before the check
+        if wait is not None:
+            seconds = math.ceil(wait)
+            text = (
+                f"登录失败次数过多，请 {seconds} 秒后再试",
+                f"Too many failed logins: wait {seconds} s",
+            )
+            return page(text, 429, seconds)
+        name = request.form.get("user", "")[:64]
+        password = request.form.get("password", "")[:256]
+        user = get_user(state.db, name) if name else None
+        stored = user.password_hash if user else _DUMMY_HASH
+        if not password or not check_password_hash(stored, password) or user is None:
+            logger.warning("desk: failed login from %s", client)
+            return page(("用户名或密码错误", "Wrong user name or password"), 401)
+        state.limiter.succeeded(client)
+        state.sessions.end(session.get("sid"))
+        session.clear()
+        session.permanent = True
+        session["user"] = user.name
+        session["role"] = user.role
+        session["sid"] = state.sessions.begin(time.monotonic())
+        csrf_token()
+        logger.info("desk: %s (%s) logged in from %s", user.name, user.role, client)
+        return redirect(_safe_next(request.form.get("next")), code=303)
+
+    @app.post("/logout")
+    def logout() -> Response:
+        state.sessions.end(session.get("sid"))  # every copy of the cookie stops working
+        session.clear()
+        return redirect(url_for("login"), code=303)

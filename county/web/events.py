@@ -1,0 +1,77 @@
+"""``/events``: Server-Sent Events telling open desks that the alerts changed (a new alert, a
+fleet alert, an acknowledgement); the page then fetches the table again.
+
+Streams are bounded: at most ``sse_max_streams`` at once, ``sse_streams_per_client`` per
+client address, each ending after ``sse_stream_s`` (the browser reconnects).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+from flask import Flask, Response, request
+
+from county.desk.alerts import version
+from county.store import StoreError
+from county.web.app import DeskState, requires
+from kiosk.web.limiter import client_key
+
+_lock = threading.Lock()
+
+
+def register(app: Flask, state: DeskState) -> None:
+    desk = state.config.desk
+
+    def take(client: str) -> bool:
+        with _lock:
+            total = sum(state.streams.values())
+            if (
+                total >= desk.sse_max_streams
+                or state.streams.get(client, 0) >= desk.sse_streams_per_client
+            ):
+                return False
+            state.streams[client] = state.streams.get(client, 0) + 1
+            return True
+
+    def give(client: str) -> None:
+        with _lock:
+            left = state.streams.get(client, 1) - 1
+            if left:
+                state.streams[client] = left
+            else:
+                state.streams.pop(client, None)
+
+    @app.get("/events")
+    @requires(state, "view")
+    def events() -> Response:
+        client = client_key(request.remote_addr or "unknown")
+        if not take(client):
+            return Response("too many streams\n", 503, {"Retry-After": "5"}, mimetype="text/plain")
+
+        def stream() -> Iterator[str]:
+            try:
+                yield "retry: 2000\n\n"
+                seen: tuple[str, ...] | None = None
+                end = time.monotonic() + desk.sse_stream_s
+                quiet = 0.0
+                while time.monotonic() < end:
+                    try:
+                        now = version(state.db)
+                    except StoreError:
+                        now = seen or ()
+                    if seen is not None and now != seen:
+                        yield "event: alerts\ndata: changed\n\n"
+                        quiet = 0.0
+                    seen = now
+                    time.sleep(desk.poll_s)
+                    quiet += desk.poll_s
+                    if quiet >= 15:
+                        yield ": keepalive\n\n"
+                        quiet = 0.0
+            finally:
+                state.db.close()
+                give(client)
+
+        return Response(stream(), mimetype="text/event-stream", headers={"X-Accel-Buffering": "no"})
