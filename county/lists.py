@@ -19,6 +19,7 @@ from kiosk.codes.county import PASS_ID_PATTERN, SUBJECT_PATTERN
 from kiosk.codes.keys import load_issuer
 from kiosk.codes.privacy import looks_like_id_number
 from kiosk.codes.trust import read_certificates
+from kiosk.model import utc_iso
 from kiosk.uplink.client import tls_context
 from kiosk.uplink.oneshot import PublishFailed, publish_retained
 from kiosk.uplink.wire import CountyTopics
@@ -48,7 +49,7 @@ def check_revocation(subject: str | None, pass_id: str | None, reason: str) -> N
     """ValueError unless exactly one of a subject key / pass id is given, in its format, and the
     reason is one short line that is not an ID number."""
     if (subject is None) == (pass_id is None):
-        raise ValueError("give --subject or --pass-id")
+        raise ValueError("give a subject (--subject) or one pass id (--pass-id), not both")
     if subject is not None and (
         not SUBJECT_PATTERN.fullmatch(subject) or looks_like_id_number(subject)
     ):
@@ -77,8 +78,8 @@ class Register:
         self.topics = CountyTopics(config.broker.topic_prefix, config.county.id)
 
     def revoke(self, subject: str | None, pass_id: str | None, reason: str,
-               issued_before: datetime | None = None) -> Signed:  # fmt: skip
-        """Add one revocation and sign the whole list, in one transaction."""
+               issued_before: datetime | None = None, by: str = "cli") -> Signed:  # fmt: skip
+        """Add one revocation (``by`` whom) and sign the whole list, in one transaction."""
         check_revocation(subject, pass_id, reason)
         now = datetime.now(UTC)
         before = int((issued_before or now).timestamp())
@@ -90,7 +91,7 @@ class Register:
             else:
                 assert pass_id is not None  # noqa: S101 - checked above
                 entry, kind = revocation.pass_entry(salt, county_id, pass_id), "pass"
-            tx.add(entry, kind, before, reason, now.isoformat())
+            tx.add(entry, kind, before, reason, utc_iso(now), by)
 
         return self.sign_revocations(add)
 

@@ -32,14 +32,16 @@ class Tx:
         self._run("INSERT INTO list_meta VALUES ('salt', ?) ON CONFLICT (name) DO NOTHING", (new,))
         return bytes(self._run("SELECT value FROM list_meta WHERE name = 'salt'", ()).fetchone()[0])
 
-    def add(self, entry: bytes, kind: str, issued_before: int, reason: str, at: str) -> None:
+    def add(self, entry: bytes, kind: str, issued_before: int, reason: str, at: str,
+            by: str) -> None:  # fmt: skip
         """Revoke ``entry``; revoking again keeps the later ``issued_before``."""
         self._run(
-            "INSERT INTO revocations VALUES (?, ?, ?, ?, ?) ON CONFLICT (entry) DO UPDATE SET "
+            "INSERT INTO revocations VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (entry) DO UPDATE SET "
             "issued_before = CASE WHEN excluded.issued_before > revocations.issued_before "
             "THEN excluded.issued_before ELSE revocations.issued_before END, "
-            "reason = excluded.reason, revoked_at = excluded.revoked_at",
-            (entry, kind, issued_before, reason, at),
+            "reason = excluded.reason, revoked_at = excluded.revoked_at, "
+            "revoked_by = excluded.revoked_by",
+            (entry, kind, issued_before, reason, at, by),
         )
 
     def entries(self) -> dict[bytes, int]:

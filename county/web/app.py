@@ -182,10 +182,11 @@ def create_app(
         return render_template("error.html", zh="无权限", en="Not allowed for your role"), 403
 
     _register_login(app, state)
-    from county.web import events, views
+    from county.web import events, revoke, views
 
     views.register(app, state)
     events.register(app, state)
+    revoke.register(app, state, requires)
     return app
 
 

@@ -9,7 +9,8 @@ CREATE TABLE revocations (
     kind text NOT NULL CHECK (kind IN ('subject', 'pass')),
     issued_before bigint NOT NULL,
     reason text NOT NULL,
-    revoked_at text NOT NULL
+    revoked_at text NOT NULL,
+    revoked_by text NOT NULL
 );
 CREATE TABLE lists_published (
     list text PRIMARY KEY CHECK (list IN ('revocations', 'trust')),

@@ -9,7 +9,8 @@ CREATE TABLE revocations (
     kind TEXT NOT NULL CHECK (kind IN ('subject', 'pass')),
     issued_before INTEGER NOT NULL,
     reason TEXT NOT NULL,
-    revoked_at TEXT NOT NULL
+    revoked_at TEXT NOT NULL,
+    revoked_by TEXT NOT NULL
 );
 CREATE TABLE lists_published (
     list TEXT PRIMARY KEY CHECK (list IN ('revocations', 'trust')),
