@@ -79,10 +79,16 @@ def run(entries: int) -> tuple[list[tuple[str, str, str]], bool]:
         section = VerifySection(county_trust=(work / "c.pem",), updates=UpdatesSection(CID))
         verifier = Verifier(section)
         verifier.load()
-        plain = per_call(lambda: verifier.verify(good, now))
         verifier.apply_revocations(held)
         assert verifier.verify(bad, now).revocation.revoked  # type: ignore[union-attr]
-        checked = per_call(lambda: verifier.verify(good, now))
+        # without and with the list, alternately, best of 5: the machine is shared
+        plain_times, checked_times = [], []
+        for _ in range(5):
+            verifier.apply_revocations(None)
+            plain_times.append(per_call(lambda: verifier.verify(good, now), 0.2))
+            verifier.apply_revocations(held)
+            checked_times.append(per_call(lambda: verifier.verify(good, now), 0.2))
+        plain, checked = min(plain_times), min(checked_times)
         issued = now - timedelta(days=1)
         lookup = per_call(lambda: held.revokes("subject-not-revoked-1", "00" * 16, issued))
     ok = load < LOAD_BUDGET_S and lookup < LOOKUP_BUDGET_S
@@ -94,7 +100,7 @@ def run(entries: int) -> tuple[list[tuple[str, str, str]], bool]:
          f"{lookup / bare:.3f} x bare ES256 verify; budget 50 µs"),
         ("county pass verify, no list", f"{plain * 1e6:.0f} µs", f"{plain / bare:.2f} x bare"),
         ("county pass verify + lookup", f"{checked * 1e6:.0f} µs",
-         f"{checked / bare:.2f} x bare (the lookup is within the noise of a shared machine)"),
+         f"{checked / bare:.2f} x bare (best of 5, alternating with the row above)"),
     ]  # fmt: skip
     return rows, ok
 
