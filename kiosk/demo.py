@@ -22,7 +22,7 @@ from typing import Any
 
 from werkzeug.security import generate_password_hash
 
-from kiosk.codes import county
+from kiosk.codes import county, revocation
 from kiosk.codes.keys import IssuerKey, generate, load_issuer
 from kiosk.config import CameraSection, Config, parse
 from kiosk.demo_county import CountySide
@@ -33,10 +33,14 @@ from kiosk.sensors.simulator import ThermometerSimulator
 from kiosk.service.app import Devices, Kiosk, ServiceFactory, web_service
 from kiosk.service.status import Phase, Screen
 from kiosk.uplink.localbroker import LocalBroker, free_port, mosquitto_binary
+from kiosk.uplink.oneshot import publish_retained
+from kiosk.uplink.updates import REVOCATIONS, store_list
+from kiosk.uplink.wire import CountyTopics
 
 logger = logging.getLogger(__name__)
 
 ISSUER = "330106"  # a county code; the demo's own key signs for it
+REVOKED_SUBJECT = "demo-revoked-subject-0001"  # on the demo county's revocation list
 
 
 @dataclass(frozen=True)
@@ -64,6 +68,7 @@ VISITORS: tuple[Visitor, ...] = (
     ),
     Visitor("过期 expired pass", "expired", "visitor:36.5", Outcome.DENY, "code.expired"),
     Visitor("伪造 forged pass", "forged", "visitor:36.4", Outcome.REFER, "code.unknown_key"),
+    Visitor("撤销 revoked pass", "revoked", "visitor:36.4", Outcome.DENY, "code.revoked"),
     Visitor(
         "无关二维码 unknown QR",
         "unknown",
@@ -122,9 +127,10 @@ class PassDesk:
         now = datetime.now(UTC)
         status = {"yellow": CodeStatus.YELLOW, "red": CodeStatus.RED}.get(kind, CodeStatus.GREEN)
         expires = now - timedelta(days=1) if kind == "expired" else now + timedelta(days=30)
+        subject = hashlib.sha256(f"demo-subject-{n}".encode()).hexdigest()[:32]
         claims = PassClaims(
             issuer=ISSUER,
-            subject_key=hashlib.sha256(f"demo-subject-{n}".encode()).hexdigest()[:32],
+            subject_key=REVOKED_SUBJECT if kind == "revoked" else subject,
             masked_name=["张*中", "李*", "王*明", "欧**明"][n % 4],
             status=status,
             status_updated_at=now - timedelta(hours=2),
@@ -140,6 +146,13 @@ class PassDesk:
             ),
         )
         return county.issue(claims, self._forger if kind == "forged" else self._key)
+
+    def revocations(self, now: datetime) -> bytes:
+        """The demo county's signed revocation list: every pass of ``REVOKED_SUBJECT`` issued
+        before ``now`` is revoked."""
+        salt = revocation.new_salt()
+        entry = revocation.subject_entry(salt, ISSUER, REVOKED_SUBJECT)
+        return revocation.build(self._key, salt, {entry: int(now.timestamp())}, now)
 
 
 @dataclass
@@ -181,6 +194,7 @@ class DemoRig:
             "verify": {
                 "county_trust": [str(self.desk.trust_dir)],
                 "subject_key_file": str(self.workdir / "subject.key"),
+                "updates": {"county_id": ISSUER},
             },
             "checkpoint": {"measure_timeout_s": 6, "dwell_s": 3, "min_dwell_s": 1},
             "web": {
@@ -195,7 +209,19 @@ class DemoRig:
         for section, table in (extra or {}).items():
             values.setdefault(section, {}).update(table)
         self.config = parse(values, source="demo")
+        self._publish_revocations(self.config)
         return self.config
+
+    def _publish_revocations(self, config: Config) -> None:
+        """The county's revocation list: kept in the kiosk's ledger file as if received before
+        (so the demo works without mosquitto) and, with a broker, published retained."""
+        assert self.desk is not None  # noqa: S101
+        now = datetime.now(UTC).replace(microsecond=0)
+        signed = self.desk.revocations(now)
+        store_list(config.ledger_path, REVOCATIONS, ISSUER, int(now.timestamp()), signed, now)
+        if self.broker is not None:
+            topic = CountyTopics(config.uplink.topic_prefix, ISSUER).revocations
+            publish_retained("127.0.0.1", self.broker.port, topic, signed, client_id="demo-county")
 
     def source(self, camera: CameraSection, stop: threading.Event) -> SyntheticSource:
         """The kiosk's camera factory: a synthetic camera the script can point at phones."""

@@ -156,6 +156,25 @@ class Ledger:
         except sqlite3.Error as exc:
             raise storage_error(exc, self.path, "reading the outbox") from exc
 
-    def purge(self, retention_days: int, now: datetime | None = None) -> int:
-        """Delete delivered entries older than the retention period; undelivered ones stay."""
-        return purge_delivered(self._db, self.path, retention_days, now)
+    def purge(
+        self, retention_days: int, now: datetime | None = None, *, confirmed_only: bool = False
+    ) -> int:
+        """Delete delivered entries older than the retention period; undelivered ones stay,
+        and with ``confirmed_only`` (receipts on) so do those the county has not confirmed."""
+        return purge_delivered(
+            self._db, self.path, retention_days, now, confirmed_only=confirmed_only
+        )
+
+    def receipt_progress(self, kiosk: str) -> tuple[int | None, int]:
+        """The county's ``confirmed_seq`` for ``kiosk`` (None before a receipt) and the
+        kiosk's last committed ``seq`` (0 before the first entry)."""
+        try:
+            confirmed = self._db.execute(
+                "SELECT confirmed_seq FROM receipts WHERE kiosk = ?", (kiosk,)
+            ).fetchone()
+            last = self._db.execute(
+                "SELECT last_seq FROM counters WHERE kiosk = ?", (kiosk,)
+            ).fetchone()
+        except sqlite3.Error as exc:
+            raise storage_error(exc, self.path, "reading the receipt") from exc
+        return (None if confirmed is None else confirmed[0]), (0 if last is None else last[0])

@@ -24,7 +24,7 @@ class Outcome(StrEnum):
 WIRE_SCHEMA = 1
 
 #: Reasons that raise an alert to the county besides the entry itself.
-ALERT_REASONS = frozenset({"code.red", "code.yellow", "temp.fever"})
+ALERT_REASONS = frozenset({"code.red", "code.yellow", "code.revoked", "temp.fever"})
 
 
 def uuid7(unix_ms: int | None = None) -> uuid.UUID:
@@ -104,7 +104,7 @@ class Entry:
 
     @property
     def alert_reasons(self) -> tuple[str, ...]:
-        """The reasons that make this entry an alert (red or yellow code, fever)."""
+        """The reasons that make this entry an alert (red, yellow or revoked code, fever)."""
         return tuple(r for r in self.reasons if r in ALERT_REASONS)
 
     def with_seq(self, seq: int) -> Entry:
@@ -247,6 +247,18 @@ class Itinerary:
 
 
 @dataclass(frozen=True)
+class RevocationCheck:
+    """A county pass checked against its county's signed revocation list.
+
+    ``list_issued_at`` is the issue time of the list in force (None: no list received yet), so
+    the policy can tell a stale list from a fresh one without a clock of its own.
+    """
+
+    revoked: bool
+    list_issued_at: datetime | None
+
+
+@dataclass(frozen=True)
 class Verification:
     """What a verifier concluded about one code; no raw code text, ID number or full name.
 
@@ -268,6 +280,7 @@ class Verification:
     test_result: str | None = None
     vaccine_doses: int | None = None
     itinerary: Itinerary | None = None
+    revocation: RevocationCheck | None = None  # None: no revocation list covers this code
 
 
 @dataclass(frozen=True)
@@ -301,6 +314,7 @@ class PassClaims:
     test_result: str | None = None  # "negative" | "positive"
     vaccine_doses: int | None = None
     itinerary: Itinerary | None = None  # claim "it" (spec 1.1); absent in 1.0 passes
+    pass_id: str | None = None  # the CWT ID (cti) as lowercase hex: lets the county revoke it
 
 
 # -- scanner ------------------------------------------------------------------------------

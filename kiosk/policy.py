@@ -24,6 +24,9 @@ from kiosk.reasons import (
     CODE_NOT_ACCEPTED,
     CODE_NOT_FOUND,
     CODE_RED,
+    CODE_REVOCATIONS_STALE,
+    CODE_REVOKED,
+    CODE_STATUS_TOO_OLD,
     CODE_YELLOW,
     ITINERARY_MISSING,
     ITINERARY_STALE,
@@ -40,7 +43,9 @@ from kiosk.reasons import (
 )
 
 #: Bumped whenever the logic below changes meaning; the rules' fingerprint follows it.
-LOGIC_VERSION = "3"  # 2: unreadable test results; 3: the itinerary card rules
+LOGIC_VERSION = (
+    "4"  # 2: unreadable test results; 3: the itinerary card rules; 4: status age and revocations
+)
 #: A body temperature outside this range is a bad reading, not a fever or a pass.
 PLAUSIBLE_C = (34.0, 43.0)
 #: How far a test time may lie in the future before it is suspicious (clock skew).
@@ -69,6 +74,14 @@ class Rules(Protocol):
     def starred_itinerary(self) -> str: ...
     @property
     def max_itinerary_age_d(self) -> int: ...
+    @property
+    def max_status_age_h(self) -> int: ...
+    @property
+    def revoked_outcome(self) -> str: ...
+    @property
+    def max_list_age_h(self) -> int: ...
+    @property
+    def stale_list_outcome(self) -> str: ...
 
 
 def policy_version(rules: Rules) -> str:
@@ -82,6 +95,10 @@ def policy_version(rules: Rules) -> str:
         "not_ready": rules.not_ready_outcome,
         "starred": rules.starred_itinerary,
         "itinerary_d": rules.max_itinerary_age_d,
+        "status_h": rules.max_status_age_h,
+        "revoked": rules.revoked_outcome,
+        "list_h": rules.max_list_age_h,
+        "stale_list": rules.stale_list_outcome,
     }
     digest = hashlib.sha256(json.dumps(doc, sort_keys=True).encode()).hexdigest()[:8]
     return f"{LOGIC_VERSION}+{digest}"
@@ -120,7 +137,25 @@ def _code(v: Verification | None, rules: Rules, now: datetime) -> list[tuple[Out
             found.append((Outcome.DENY, TEST_TOO_OLD))
     if rules.min_vaccine_doses and (v.vaccine_doses or 0) < rules.min_vaccine_doses:
         found.append((Outcome.DENY, VACCINE_INSUFFICIENT))
-    return found + _itinerary(v, rules, now)
+    if rules.max_status_age_h and v.status_updated_at is not None:
+        if now - v.status_updated_at > timedelta(hours=rules.max_status_age_h):
+            found.append((Outcome.REFER, CODE_STATUS_TOO_OLD))
+    return found + _revocation(v, rules, now) + _itinerary(v, rules, now)
+
+
+def _revocation(v: Verification, rules: Rules, now: datetime) -> list[tuple[Outcome, str]]:
+    """A revoked pass; a pass checked against a missing or stale list (``stale_list_outcome``)."""
+    check = v.revocation
+    if check is None:
+        return []
+    if check.revoked:
+        return [(_never_pass(rules.revoked_outcome), CODE_REVOKED)]
+    if rules.stale_list_outcome == "notice" or not rules.max_list_age_h:
+        return []
+    listed = check.list_issued_at
+    if listed is None or now - listed > timedelta(hours=rules.max_list_age_h):
+        return [(_never_pass(rules.stale_list_outcome), CODE_REVOCATIONS_STALE)]
+    return []
 
 
 def _itinerary(v: Verification, rules: Rules, now: datetime) -> list[tuple[Outcome, str]]:

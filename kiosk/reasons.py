@@ -31,6 +31,10 @@ CODE_NOT_FOUND = "code.not_found"
 CODE_RED = "code.red"
 CODE_YELLOW = "code.yellow"
 CODE_NOT_ACCEPTED = "code.not_accepted"
+# -- the county's updates: status age and revocations (docs/county-pass.md) ------------------
+CODE_STATUS_TOO_OLD = "code.status_too_old"
+CODE_REVOKED = "code.revoked"
+CODE_REVOCATIONS_STALE = "code.revocations_stale"
 # -- the online verification service ---------------------------------------------------------
 VERIFY_NOT_CONFIGURED = "verify.not_configured"
 VERIFY_TIMEOUT = "verify.timeout"
@@ -92,6 +96,17 @@ _TABLE = (
     Reason(CODE_RED, "红码，禁止通行", "Red code: entry refused"),
     Reason(CODE_YELLOW, "黄码，禁止通行", "Yellow code: entry refused"),
     Reason(CODE_NOT_ACCEPTED, "此码状态不符合通行规则", "The code's status is not accepted here"),
+    Reason(
+        CODE_STATUS_TOO_OLD,
+        "码的健康状态更新过久，请刷新或联系工作人员",
+        "The code's health status is too old; please refresh it or see staff",
+    ),
+    Reason(CODE_REVOKED, "此通行证已被县平台撤销", "This pass has been revoked by the county"),
+    Reason(
+        CODE_REVOCATIONS_STALE,
+        "本机撤销名单过期，请联系工作人员核验",
+        "This kiosk's revocation list is out of date: staff must check the pass",
+    ),
     Reason(
         VERIFY_NOT_CONFIGURED,
         "本机未配置在线验码服务",
@@ -158,6 +173,8 @@ STORAGE_ERROR = "storage.error"
 DEVICE_CAMERA = "device.camera"
 DEVICE_THERMOMETER = "device.thermometer"
 UPLINK_OFFLINE = "uplink.offline"
+UPDATES_STALE = "updates.stale"
+UPDATES_REFUSED = "updates.refused"
 
 #: Conditions of the kiosk the screen reports (banners, or the reason of a SEE STAFF).
 NOTICES: dict[str, Reason] = {
@@ -172,6 +189,16 @@ NOTICES: dict[str, Reason] = {
             UPLINK_OFFLINE,
             "与县平台连接中断，记录已保存在本机",
             "County link offline: entries are kept on this kiosk",
+        ),
+        Reason(
+            UPDATES_STALE,
+            "撤销名单未及时更新，县通行证需人工核验",
+            "Revocation list out of date: county passes need a staff check",
+        ),
+        Reason(
+            UPDATES_REFUSED,
+            "收到无效的县平台名单，已拒收",
+            "An invalid list from the county was refused",
         ),
     )
 }

@@ -16,7 +16,7 @@ from kiosk.model import Entry, Outcome, parse_utc, utc_iso
 
 logger = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 4
 
 #: Each migration takes the schema from version ``index`` to ``index + 1``; never edit old ones.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
@@ -59,6 +59,25 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE entries ADD COLUMN itinerary_updated_at TEXT",
         "ALTER TABLE entries ADD COLUMN temperature_source TEXT",
         "ALTER TABLE entries ADD COLUMN staff_name TEXT",
+    ),
+    (
+        # v3: the county's latest receipt per kiosk ([uplink] receipts = true)
+        """CREATE TABLE receipts (
+               kiosk TEXT PRIMARY KEY,
+               confirmed_seq INTEGER NOT NULL,
+               missing TEXT NOT NULL,
+               ts TEXT NOT NULL,
+               received REAL NOT NULL)""",
+    ),
+    # v4: the county's signed lists in force (kiosk/uplink/updates.py), one per kind and county
+    (
+        """CREATE TABLE county_lists (
+               kind TEXT NOT NULL CHECK (kind IN ('revocations', 'trust')),
+               county TEXT NOT NULL,
+               issued_at INTEGER NOT NULL,
+               received TEXT NOT NULL,
+               payload BLOB NOT NULL,
+               PRIMARY KEY (kind, county))""",
     ),
 )
 
@@ -182,9 +201,15 @@ class OutboxStatus:
     pending: int
     oldest_age_s: float | None
     parked: int
+    confirmed_seq: int | None = None  # the county's latest receipt; None before the first
 
     def to_dict(self) -> dict[str, Any]:
-        return {"pending": self.pending, "oldest_age_s": self.oldest_age_s, "parked": self.parked}
+        return {
+            "pending": self.pending,
+            "oldest_age_s": self.oldest_age_s,
+            "parked": self.parked,
+            "confirmed_seq": self.confirmed_seq,
+        }
 
 
 def outbox_status(conn: sqlite3.Connection, now: float | None = None) -> OutboxStatus:
@@ -196,15 +221,30 @@ def outbox_status(conn: sqlite3.Connection, now: float | None = None) -> OutboxS
         "       COUNT(*) FILTER (WHERE parked_at IS NOT NULL) FROM outbox"
     ).fetchone()
     age = None if oldest is None else round(max(0.0, wall - oldest), 3)
-    return OutboxStatus(pending=pending, oldest_age_s=age, parked=parked)
+    confirmed = conn.execute(
+        "SELECT confirmed_seq FROM receipts ORDER BY received DESC LIMIT 1"
+    ).fetchone()
+    return OutboxStatus(
+        pending=pending,
+        oldest_age_s=age,
+        parked=parked,
+        confirmed_seq=None if confirmed is None else confirmed[0],
+    )
 
 
 def purge_delivered(
-    conn: sqlite3.Connection, path: Path, retention_days: int, now: datetime | None = None
+    conn: sqlite3.Connection,
+    path: Path,
+    retention_days: int,
+    now: datetime | None = None,
+    *,
+    confirmed_only: bool = False,
 ) -> int:
     """Delete entries older than the retention period that have nothing left in the outbox.
 
-    Undelivered (pending or parked) entries are never purged, however old.
+    Undelivered (pending or parked) entries are never purged, however old. With
+    ``confirmed_only`` (receipts on) an entry must also be at or below its kiosk's
+    ``confirmed_seq``: the county may still ask for anything above it.
     """
     cutoff = utc_iso((now or datetime.now(UTC)) - timedelta(days=retention_days))
     return write(
@@ -214,8 +254,10 @@ def purge_delivered(
         lambda db: (
             db.execute(
                 "DELETE FROM entries WHERE ts < ? AND NOT EXISTS "
-                "(SELECT 1 FROM outbox WHERE outbox.entry = entries.n)",
-                (cutoff,),
+                "(SELECT 1 FROM outbox WHERE outbox.entry = entries.n) AND (? = 0 OR seq <= "
+                "COALESCE((SELECT confirmed_seq FROM receipts "
+                "WHERE receipts.kiosk = entries.kiosk), 0))",
+                (cutoff, int(confirmed_only)),
             ).rowcount
         ),
     )

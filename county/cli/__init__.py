@@ -16,7 +16,7 @@ from county.store import StoreError
 from kiosk.cli import Commands, Context, Handler
 
 #: Modules under ``county.cli`` whose ``register(commands)`` adds subcommands.
-COMMAND_MODULES = ("config_cmd", "ingest_cmd", "desk_cmd")
+COMMAND_MODULES = ("config_cmd", "ingest_cmd", "desk_cmd", "lists_cmd")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from county.config.desk import DeskSection, FleetSection, NotifySection, TraceSection
+from county.config.lists import ListsSection
 from county.config.sections import BrokerSection, CountySection, DatabaseSection, IngestSection
 from kiosk.config import read_secret
 from kiosk.confload import (
@@ -38,6 +39,7 @@ __all__ = [
     "DeskSection",
     "FleetSection",
     "IngestSection",
+    "ListsSection",
     "NotifySection",
     "TraceSection",
     "load",
@@ -54,6 +56,7 @@ class Config:
     broker: BrokerSection = setting(factory=BrokerSection, doc="MQTT broker of the kiosks")
     database: DatabaseSection = setting(factory=DatabaseSection, doc="where entries are stored")
     ingest: IngestSection = setting(factory=IngestSection, doc="batches and receipts")
+    lists: ListsSection = setting(factory=ListsSection, doc="signed lists for the kiosks")
     desk: DeskSection = setting(factory=DeskSection, doc="the county desk (county web)")
     notify: NotifySection = setting(factory=NotifySection, doc="webhooks told of alerts")
     fleet: FleetSection = setting(factory=FleetSection, doc="silent kiosks")

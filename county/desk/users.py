@@ -14,7 +14,7 @@ ROLES = ("viewer", "handler", "tracer")
 #: What each role may do beyond reading alerts, the fleet and the ledgers.
 PERMISSIONS = {
     "viewer": frozenset({"view"}),
-    "handler": frozenset({"view", "ack", "audit"}),
+    "handler": frozenset({"view", "ack", "audit", "revoke"}),
     "tracer": frozenset({"view", "trace"}),
 }
 NAME = re.compile(r"[A-Za-z0-9_.-]{2,32}")

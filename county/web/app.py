@@ -20,8 +20,8 @@ from county.config import Config, read_secret
 from county.desk.db import DeskDb
 from county.store import StoreError
 from county.trace import CountyKeys
-from county.web import auth, events, views
-from county.web.auth import DeskState, bilingual, lang
+from county.web import auth, events, revoke, views
+from county.web.auth import DeskState, bilingual, lang, requires
 from kiosk.web.auth import check_csrf, csrf_token
 from kiosk.web.limiter import LoginLimiter
 from kiosk.web.sessions import StaffSessions
@@ -99,4 +99,5 @@ def create_app(
     auth.register(app, state)
     views.register(app, state)
     events.register(app, state)
+    revoke.register(app, state, requires)
     return app

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import secrets
 import sys
+import threading
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -23,11 +25,14 @@ from kiosk.model import (
     Itinerary,
     ItineraryStatus,
     PassClaims,
+    RevocationCheck,
     Verification,
     parse_utc,
     utc_iso,
 )
 from kiosk.reasons import CODE_MISSING, describe
+from kiosk.uplink.inbound import Inbound
+from kiosk.uplink.updates import CountyUpdates
 
 
 def register(commands: Commands) -> None:
@@ -55,6 +60,9 @@ def register(commands: Commands) -> None:
     )
     issue.add_argument("--itinerary-at", type=parse_utc, help="itinerary update (default now)")
     issue.add_argument("--png", type=Path, help="also write the QR code to this PNG file")
+    issue.add_argument(
+        "--pass-id", help="the pass id (cti), 8-32 bytes as hex; default: 16 random bytes"
+    )
 
     verify = commands.add("verify", "verify a code's text or the QR codes in an image", _verify)
     verify.add_argument("--config", type=Path, help="TOML config (trust lists, online service)")
@@ -128,6 +136,7 @@ def _issue(args: argparse.Namespace, _ctx: Context) -> int:
         test_result=args.test_result,
         vaccine_doses=args.doses,
         itinerary=itinerary,
+        pass_id=(args.pass_id or secrets.token_hex(16)).lower(),
     )
     try:
         text = county.issue(claims, key)
@@ -142,6 +151,7 @@ def _issue(args: argparse.Namespace, _ctx: Context) -> int:
             "issuer": key.issuer,
             "kid": key.kid.hex(),
             "masked_name": claims.masked_name,
+            "pass_id": claims.pass_id,
             "issued_at": utc_iso(claims.issued_at),
             "expires_at": utc_iso(claims.expires_at),
             "png": str(args.png) if args.png else None,
@@ -163,6 +173,9 @@ def _verify(args: argparse.Namespace, _ctx: Context) -> int:
     report = verifier.load()
     for problem in report.problems:
         print(f"trust list: {problem}", file=sys.stderr)
+    if section.updates.county_id is not None and config.ledger_path.exists():
+        # the county's lists the kiosk holds: is this pass revoked, is the list fresh?
+        CountyUpdates(config, verifier, Inbound(()), threading.Event()).restore()
     if args.image is not None:
         try:
             texts = read_qr_texts(args.image)
@@ -188,6 +201,9 @@ def _doc(v: Verification) -> dict[str, Any]:
             value = {"status": value.status.value, "updated_at": utc_iso(value.updated_at)}
         elif isinstance(value, datetime):
             value = utc_iso(value)
+        elif isinstance(value, RevocationCheck):
+            listed = value.list_issued_at
+            value = {"revoked": value.revoked, "list_issued_at": listed and utc_iso(listed)}
         elif isinstance(value, tuple):
             value = list(value)
         doc[f.name] = value

@@ -74,24 +74,53 @@ def start_publisher(config: Config, stop: threading.Event) -> Publisher:
 
 
 def wait_drained(
-    ledger: Ledger, publisher: Publisher, deadline: float, stop: threading.Event
+    ledger: Ledger,
+    publisher: Publisher,
+    deadline: float,
+    stop: threading.Event,
+    confirm_for: str | None = None,
 ) -> OutboxStatus:
-    """Poll until nothing is pending, the deadline passes, the publisher ends or ``stop``."""
-    status = ledger.outbox_status()
-    while status.pending and publisher.alive and time.monotonic() < deadline and not stop.is_set():
+    """Poll until nothing is pending (and, with ``confirm_for`` = a kiosk id, the county's
+    receipt confirms its last ``seq``), the deadline passes, the publisher ends or ``stop``.
+
+    The publisher re-queues what a receipt lists as missing, so pending may rise again.
+    """
+
+    def done() -> bool:
+        if ledger.outbox_status().pending:
+            return False
+        if confirm_for is None:
+            return True
+        confirmed, last = ledger.receipt_progress(confirm_for)
+        return last == 0 or (confirmed is not None and confirmed >= last)
+
+    while not done() and publisher.alive and time.monotonic() < deadline and not stop.is_set():
         stop.wait(0.05)
-        status = ledger.outbox_status()
-    return status
+    return ledger.outbox_status()
 
 
-def _finish(status: OutboxStatus, doc: Mapping[str, object]) -> int:
+def unconfirmed(ledger: Ledger, config: Config) -> int:
+    """With receipts on: how many of the kiosk's entries the county has not confirmed."""
+    if not config.uplink.receipts:
+        return 0
+    confirmed, last = ledger.receipt_progress(config.kiosk.id)
+    return max(0, last - (confirmed or 0))
+
+
+def _finish(status: OutboxStatus, doc: Mapping[str, object], unconfirmed: int = 0) -> int:
     emit({**doc, "outbox": status.to_dict()})
     if status.parked:
         print(
             f"{status.parked} rows parked (refused by the broker); see kiosk outbox status",
             file=sys.stderr,
         )
-    return 0 if status.pending == 0 and status.parked == 0 else 1
+    if unconfirmed:
+        print(
+            f"{unconfirmed} entries not yet confirmed by the county's receipt "
+            f"(confirmed up to #{status.confirmed_seq})",
+            file=sys.stderr,
+        )
+    return 0 if status.pending == 0 and status.parked == 0 and not unconfirmed else 1
 
 
 def _simulate_entries(args: argparse.Namespace, ctx: Context) -> int:
@@ -142,13 +171,15 @@ def _drain(args: argparse.Namespace, ctx: Context) -> int:
     started = time.monotonic()
     with Ledger(config.ledger_path) as ledger:
         publisher = start_publisher(config, ctx.stop)
+        confirm_for = config.kiosk.id if config.uplink.receipts else None
         try:
-            status = wait_drained(ledger, publisher, started + args.timeout, ctx.stop)
+            wait_drained(ledger, publisher, started + args.timeout, ctx.stop, confirm_for)
         finally:
             ctx.stop.set()
             publisher.join()
         status = ledger.outbox_status()
-        return _finish(status, {"elapsed_s": round(time.monotonic() - started, 3)})
+        doc = {"elapsed_s": round(time.monotonic() - started, 3)}
+        return _finish(status, doc, unconfirmed(ledger, config))
 
 
 def _outbox_status(args: argparse.Namespace, _ctx: Context) -> int:
@@ -181,5 +212,6 @@ def _export(args: argparse.Namespace, _ctx: Context) -> int:
 def _purge(args: argparse.Namespace, _ctx: Context) -> int:
     config = load(args.config)
     with Ledger(config.ledger_path) as ledger:
-        emit({"purged": ledger.purge(config.kiosk.retention_days)})
+        purged = ledger.purge(config.kiosk.retention_days, confirmed_only=config.uplink.receipts)
+        emit({"purged": purged})
     return 0

@@ -50,6 +50,7 @@ CLAIM_ISS = 1
 CLAIM_SUB = 2
 CLAIM_EXP = 4
 CLAIM_IAT = 6
+CLAIM_CTI = 7
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MAX_TIME = 253402300799  # 9999-12-31T23:59:59Z, the last second a datetime can hold

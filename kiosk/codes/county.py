@@ -10,6 +10,7 @@ from typing import Any
 import cbor2
 
 from kiosk.codes.cose import (
+    CLAIM_CTI,
     CLAIM_EXP,
     CLAIM_IAT,
     CLAIM_ISS,
@@ -30,7 +31,14 @@ from kiosk.codes.errors import CodeError
 from kiosk.codes.keys import IssuerKey
 from kiosk.codes.privacy import looks_like_id_number, mask_name
 from kiosk.codes.trust import TrustList, verify_any
-from kiosk.model import CodeStatus, Itinerary, ItineraryStatus, PassClaims, Verification
+from kiosk.model import (
+    CodeStatus,
+    Itinerary,
+    ItineraryStatus,
+    PassClaims,
+    RevocationCheck,
+    Verification,
+)
 from kiosk.reasons import (
     CODE_EXPIRED,
     CODE_KEY_NOT_VALID,
@@ -49,6 +57,9 @@ COLOURS = {"green": CodeStatus.GREEN, "yellow": CodeStatus.YELLOW, "red": CodeSt
 TEST_RESULTS = ("negative", "positive")
 
 Hasher = Callable[[str, str], str | None]
+#: Looks an authentic pass up in its county's revocation list; None if no list covers it.
+Revocations = Callable[[PassClaims], RevocationCheck | None]
+PASS_ID_PATTERN = re.compile(r"(?:[0-9a-f]{2}){8,32}")
 
 
 def _epoch(ts: datetime) -> int:
@@ -80,6 +91,8 @@ def encode_claims(claims: PassClaims) -> bytes:
         CLAIM_IAT: _epoch(claims.issued_at),
         CLAIM_HEALTH: health,
     }
+    if claims.pass_id is not None:
+        cwt[CLAIM_CTI] = bytes.fromhex(claims.pass_id)
     return cbor2.dumps(cwt, canonical=True)
 
 
@@ -100,6 +113,8 @@ def issue(claims: PassClaims, key: IssuerKey) -> str:
         raise ValueError("a pass carries green, yellow or red")
     if claims.test_result is not None and claims.test_result not in TEST_RESULTS:
         raise ValueError("test result must be negative or positive")
+    if claims.pass_id is not None and not PASS_ID_PATTERN.fullmatch(claims.pass_id):
+        raise ValueError("a pass id is 8-32 bytes as lowercase hex")
     parse_claims(cbor2.loads(encode_claims(claims)))  # the same checks a kiosk makes
     return wrap(sign1(encode_claims(claims), key.private_key, key.kid), PREFIX)
 
@@ -139,6 +154,9 @@ def parse_claims(cwt: dict[Any, Any]) -> PassClaims:
         isinstance(doses, bool) or not isinstance(doses, int) or not 0 <= doses <= 20
     ):
         raise CodeError(CODE_MALFORMED, "vd must be a dose count 0-20")
+    cti = cwt.get(CLAIM_CTI)
+    if cti is not None and not (isinstance(cti, bytes) and 8 <= len(cti) <= 32):
+        raise CodeError(CODE_MALFORMED, "cti must be 8-32 bytes")
     return PassClaims(
         issuer=issuer,
         subject_key=subject,
@@ -151,6 +169,7 @@ def parse_claims(cwt: dict[Any, Any]) -> PassClaims:
         test_result=test_result,
         vaccine_doses=doses,
         itinerary=_itinerary(health.get("it")),
+        pass_id=cti.hex() if cti is not None else None,
     )
 
 
@@ -166,13 +185,19 @@ def _itinerary(claim: Any) -> Itinerary | None:
 
 
 def verify(
-    text: str, trust: TrustList, now: datetime, hasher: Hasher, skew_s: float = 300.0
+    text: str,
+    trust: TrustList,
+    now: datetime,
+    hasher: Hasher,
+    skew_s: float = 300.0,
+    revocations: Revocations | None = None,
 ) -> Verification:
     """Verify a county pass; CodeError with the first failed check's reason code.
 
     Order: envelope, COSE structure, algorithm, issuer known, key id known for that issuer,
     signature, certificate valid at issue time, claims, then issue/expiry against ``now``.
-    An expired pass returns (not raises) an authentic ``expired`` verification.
+    An expired pass returns (not raises) an authentic ``expired`` verification. An authentic
+    pass is then looked up in ``revocations``; the policy turns the result into a verdict.
     """
     msg: Sign1 = parse_sign1(unwrap(text, PREFIX))
     if msg.alg not in (ES256, EDDSA):
@@ -210,6 +235,7 @@ def verify(
         test_result=claims.test_result,
         vaccine_doses=claims.vaccine_doses,
         itinerary=claims.itinerary,
+        revocation=revocations(claims) if revocations is not None else None,
     )
 
 

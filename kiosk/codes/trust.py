@@ -128,6 +128,12 @@ def _files(path: Path) -> list[Path]:
     return [path]
 
 
+def read_certificates(paths: Iterable[Path]) -> list[x509.Certificate]:
+    """Every certificate in ``paths`` (files, or folders read recursively), for a publisher of
+    trust lists; OSError/ValueError on the first unreadable file (it must not go unnoticed)."""
+    return [cert for root in paths for file in _files(root) for cert in _certs_in(file)]
+
+
 def load_trust(paths: Iterable[Path]) -> TrustLoad:
     """Read every certificate in ``paths`` (files, or folders read recursively).
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -11,12 +12,15 @@ from pathlib import Path
 from typing import Any
 
 from kiosk.codes import county, dcc, online
+from kiosk.codes.county import Revocations
 from kiosk.codes.errors import CodeError
 from kiosk.codes.online import OnlineSettings, OnlineVerifier
 from kiosk.codes.privacy import SubjectHasher
+from kiosk.codes.revocation import RevocationList
 from kiosk.codes.trust import TrustList, load_trust
+from kiosk.codes.trustlist import SignedTrustList
 from kiosk.config import ConfigError, ConfigProblem, VerifySection
-from kiosk.model import CodeStatus, Verification
+from kiosk.model import CodeStatus, PassClaims, RevocationCheck, Verification
 from kiosk.reasons import CODE_MALFORMED, CODE_UNKNOWN_FORMAT
 
 logger = logging.getLogger(__name__)
@@ -58,6 +62,31 @@ class _State:
     dcc: TrustList
     online: OnlineVerifier
     hasher: SubjectHasher
+    revocations: Revocations | None = None
+
+
+@dataclass(frozen=True)
+class _Files:
+    """What ``load()`` read: trust from files, the subject-hash key, the online credential."""
+
+    county: TrustList
+    dcc: TrustList
+    key: bytes | None
+    token: str | None
+
+
+def _revocation_lookup(county_id: str, held: RevocationList | None) -> Revocations:
+    """Passes of ``county_id`` are looked up in ``held``; with no list yet, none is revoked
+    but the check says so (``list_issued_at`` None), and the policy treats that as stale."""
+
+    def lookup(claims: PassClaims) -> RevocationCheck | None:
+        if claims.issuer != county_id:
+            return None
+        if held is None:
+            return RevocationCheck(False, None)
+        return held.check(claims.subject_key, claims.pass_id, claims.issued_at)
+
+    return lookup
 
 
 class Verifier:
@@ -81,22 +110,49 @@ class Verifier:
         self._clock = clock
         self._kiosk_id = kiosk_id
         self._environ = environ
-        self._state = self._build(TrustList(), TrustList(), None, None)
+        self._lock = threading.Lock()  # writers only: load() and the county's updates
+        self._files = _Files(TrustList(), TrustList(), None, None)
+        self._trust_list: SignedTrustList | None = None
+        self._revocation_list: RevocationList | None = None
+        self._state = self._build()
 
-    def _build(
-        self, county_trust: TrustList, dcc_trust: TrustList, key: bytes | None, token: str | None
-    ) -> _State:
-        hasher = SubjectHasher(key)
+    def _build(self) -> _State:
+        files = self._files
+        hasher = SubjectHasher(files.key)
         sec = self._section.online
         settings = OnlineSettings(
             url=sec.url,
             timeout_s=sec.timeout_s,
             patterns=sec.patterns,
             ca_file=sec.ca_file,
-            credential=token,
+            credential=files.token,
             kiosk_id=self._kiosk_id,
         )
-        return _State(county_trust, dcc_trust, OnlineVerifier(settings, hasher), hasher)
+        county_trust = files.county
+        if self._trust_list is not None:
+            county_trust = self._trust_list.apply(county_trust)
+        county_id = self._section.updates.county_id
+        lookup = None
+        if county_id is not None:
+            lookup = _revocation_lookup(county_id, self._revocation_list)
+        online_verifier = OnlineVerifier(settings, hasher)
+        return _State(county_trust, files.dcc, online_verifier, hasher, lookup)
+
+    def county_trust(self) -> TrustList:
+        """The county certificates in force: the files, updated by the signed trust list."""
+        return self._state.county
+
+    def apply_trust_list(self, trust_list: SignedTrustList | None) -> None:
+        """Put a verified trust list in force (its county's certificates replace the files')."""
+        with self._lock:
+            self._trust_list = trust_list
+            self._state = self._build()
+
+    def apply_revocations(self, revocations: RevocationList | None) -> None:
+        """Put a verified revocation list in force for passes of its county."""
+        with self._lock:
+            self._revocation_list = revocations
+            self._state = self._build()
 
     def load(self) -> LoadReport:
         """(Re)read trust lists, the subject-hash key and the online credential.
@@ -125,7 +181,9 @@ class Verifier:
         token = raw_token.decode("utf-8", "replace").strip() if raw_token is not None else None
         county_load = load_trust(sec.county_trust)
         dcc_load = load_trust(sec.dcc_trust)
-        self._state = self._build(county_load.trust, dcc_load.trust, key, token)
+        with self._lock:
+            self._files = _Files(county_load.trust, dcc_load.trust, key, token)
+            self._state = self._build()
         report = LoadReport(
             county_certs=len(county_load.trust),
             dcc_certs=len(dcc_load.trust),
@@ -154,7 +212,9 @@ class Verifier:
         skew = float(self._section.clock_skew_s)
         try:
             if kind == county.KIND:
-                return county.verify(text, state.county, when, state.hasher, skew)
+                return county.verify(
+                    text, state.county, when, state.hasher, skew, state.revocations
+                )
             if kind == dcc.KIND:
                 return dcc.verify(text, state.dcc, when, state.hasher, skew)
             if kind == online.KIND:

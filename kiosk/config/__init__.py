@@ -14,7 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from kiosk.config.checkpoint import CheckpointSection
-from kiosk.config.codes import OnlineVerifySection, PolicySection, VerifySection
+from kiosk.config.codes import (
+    OnlineVerifySection,
+    PolicySection,
+    UpdatesSection,
+    VerifySection,
+)
 from kiosk.config.core import KioskSection
 from kiosk.config.devices import CameraSection, ScannerSection, ThermometerSection
 from kiosk.config.gate import GateSection
@@ -46,6 +51,7 @@ __all__ = [
     "ServiceSection",
     "ThermometerSection",
     "TlsSection",
+    "UpdatesSection",
     "UplinkSection",
     "VerifySection",
     "WebSection",

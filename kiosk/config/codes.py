@@ -59,6 +59,20 @@ class OnlineVerifySection:
 
 
 @dataclass(frozen=True)
+class UpdatesSection:
+    """Signed updates from the county over the broker: revocation list and trust list."""
+
+    county_id: str | None = setting(
+        None,
+        doc="county (issuer id) whose revocation and trust lists this kiosk follows; unset = none",
+        pattern=r"[A-Za-z0-9][A-Za-z0-9._-]{0,31}",
+    )
+    trust_signers: tuple[Path, ...] = setting(
+        (), doc="pinned certificates (PEM/DER) whose keys may sign the county's trust list"
+    )
+
+
+@dataclass(frozen=True)
 class VerifySection:
     """How codes are verified: trust lists, the subject-hash key and the online service."""
 
@@ -79,6 +93,9 @@ class VerifySection:
     )
     online: OnlineVerifySection = setting(
         factory=OnlineVerifySection, doc="online token verification"
+    )
+    updates: UpdatesSection = setting(
+        factory=UpdatesSection, doc="revocation and trust lists from the county"
     )
 
     def __post_init__(self) -> None:
@@ -134,4 +151,26 @@ class PolicySection:
         "missing or older gets unverified_outcome",
         min=0,
         max=14,
+    )
+    max_status_age_h: int = setting(
+        72, doc="a pass whose status was updated longer ago is referred to staff (0 = off)",
+        min=0, max=8760,
+    )  # fmt: skip
+    revoked_outcome: str = setting(
+        "deny", doc="outcome for a pass on the county's revocation list (deny, refer)",
+        check=_never_pass,
+    )  # fmt: skip
+    max_list_age_h: int = setting(
+        48, doc="a revocation list older than this is stale: device notice (0 = off)",
+        min=0, max=8760,
+    )  # fmt: skip
+    stale_list_outcome: str = setting(
+        "refer",
+        doc="county passes while the revocation list is stale or missing: refer, deny, "
+        "or notice (the device notice only)",
+        check=lambda v: (
+            None
+            if v in ("refer", "deny", "notice")
+            else f'expected "refer", "deny" or "notice", got "{v}"'
+        ),
     )

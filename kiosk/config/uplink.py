@@ -89,6 +89,17 @@ class UplinkSection:
     state_interval_s: float = setting(
         30.0, doc="how often the retained state document is refreshed", min=1, max=3600
     )
+    receipts: bool = setting(
+        False,
+        doc="a county ingest is behind the broker: follow its receipts (re-send what it "
+        "misses, purge only what it confirmed, drain waits for confirmation)",
+    )
+    resend_after_s: float = setting(
+        30.0,
+        doc="with receipts: re-send an entry a receipt lists as missing at most this often",
+        min=1,
+        max=3600,
+    )
     tls: TlsSection = setting(factory=TlsSection, doc="TLS settings")
 
     @property

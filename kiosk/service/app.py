@@ -23,7 +23,7 @@ from kiosk.gate.signals import Gate, Opener
 from kiosk.ledger import Ledger
 from kiosk.manual import RegistrationDesk
 from kiosk.model import Outcome, Reading, ScannedCode, SensorState, utc_iso
-from kiosk.reasons import DEVICE_CAMERA, DEVICE_THERMOMETER, UPLINK_OFFLINE
+from kiosk.reasons import DEVICE_CAMERA, DEVICE_THERMOMETER, UPDATES_STALE, UPLINK_OFFLINE
 from kiosk.scanner.base import FrameSource
 from kiosk.scanner.factory import make_decoder, make_source
 from kiosk.scanner.worker import ScanWorker
@@ -31,7 +31,9 @@ from kiosk.sensors.reader import ThermometerReader
 from kiosk.service.status import KioskHealth, StatusBoard, WorkerHealth
 from kiosk.service.supervisor import NoNotifier, Notifier, Supervisor, Worker
 from kiosk.storage import StorageError
+from kiosk.uplink.inbound import Inbound
 from kiosk.uplink.publisher import Publisher
+from kiosk.uplink.updates import CountyUpdates
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +85,24 @@ def service_name(factory: ServiceFactory) -> str:
     return getattr(factory, "__name__", "service").removesuffix("_service")
 
 
+def device_notices(workers: tuple[WorkerHealth, ...], max_list_age_h: int) -> tuple[str, ...]:
+    """The screen's banners from the workers' health: a camera or thermometer fault, an offline
+    link, a stale revocation list (unless ``max_list_age_h`` is 0)."""
+    by_name = {w.name: w for w in workers}
+    notices = tuple(
+        notice
+        for name, notice in (("camera", DEVICE_CAMERA), ("thermometer", DEVICE_THERMOMETER))
+        if name in by_name and not by_name[name].fresh
+    )
+    uplink = by_name.get("uplink")
+    if uplink is not None and uplink.detail.get("connected") is False:
+        notices += (UPLINK_OFFLINE,)
+    updates = by_name.get("updates")
+    if max_list_age_h and updates is not None and updates.detail.get("revocations_stale"):
+        notices += (UPDATES_STALE,)
+    return notices
+
+
 class Kiosk:
     """The whole kiosk for one config. ``run()`` blocks until ``stop`` is set (returns 0) or
     a worker keeps stalling (returns non-zero for systemd). The constructor does no I/O.
@@ -106,6 +126,7 @@ class Kiosk:
         self._service_factories = services
         self.supervisor: Supervisor | None = None
         self.desk: RegistrationDesk | None = None
+        self._inbound: Inbound | None = None
         self._started_at = utc_iso(datetime.now(UTC))
 
     def run(self) -> int:
@@ -129,6 +150,9 @@ class Kiosk:
             if isinstance(uplink, Publisher):
                 uplink.notify()
 
+        if cfg.verify.updates.county_id is not None:
+            inbound = self._inbound = Inbound(CountyUpdates.topics(cfg))
+            supervisor.add("updates", lambda ev: CountyUpdates(cfg, verifier, inbound, ev).start())
         if cfg.uplink.enabled:
             supervisor.add("uplink", self._start_uplink)
         supervisor.add(
@@ -181,7 +205,7 @@ class Kiosk:
         return code
 
     def _start_uplink(self, stop: threading.Event) -> Worker:
-        publisher = Publisher(self.config, stop)
+        publisher = Publisher(self.config, stop, inbound=self._inbound)
         publisher.start()
         return publisher
 
@@ -205,14 +229,6 @@ class Kiosk:
 
     def _update_notices(self, workers: tuple[WorkerHealth, ...]) -> None:
         """Banners on the kiosk screen for a camera or thermometer fault and an offline link."""
-        by_name = {w.name: w for w in workers}
-        notices = tuple(
-            notice
-            for name, notice in (("camera", DEVICE_CAMERA), ("thermometer", DEVICE_THERMOMETER))
-            if name in by_name and not by_name[name].fresh
-        )
-        uplink = by_name.get("uplink")
-        if uplink is not None and uplink.detail.get("connected") is False:
-            notices += (UPLINK_OFFLINE,)
+        notices = device_notices(workers, self.config.policy.max_list_age_h)
         if notices != self.board.screen().notices:
             self.board.show(notices=notices)

@@ -16,7 +16,16 @@ from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
 
 from kiosk.config import TlsSection, UplinkSection
-from kiosk.uplink.events import Ack, Connected, ConnectRefused, Disconnected, Event
+from kiosk.uplink.events import (
+    Ack,
+    Arrived,
+    Connected,
+    ConnectRefused,
+    Disconnected,
+    Event,
+    Subscribed,
+)
+from kiosk.uplink.inbound import Inbound
 from kiosk.uplink.wire import Topics, status_payload
 
 logger = logging.getLogger(__name__)
@@ -53,10 +62,12 @@ def make_client(
     events: queue.SimpleQueue[Event],
     acks: deque[Ack],
     password: str | None,
+    inbound: Inbound | None = None,
 ) -> mqtt.Client:
     """A configured, not yet connected client whose callbacks only record facts: events on
     ``events``, PUBACKs on ``acks`` (``deque.append`` is thread-safe and cheap).
 
+    ``inbound`` (the county's lists) is subscribed on every connect and gets the messages.
     Raises ``OSError``/``ssl.SSLError`` when TLS files cannot be read.
     """
     client = mqtt.Client(
@@ -83,6 +94,8 @@ def make_client(
             return
         receive_max = getattr(props, "ReceiveMaximum", None) if props is not None else None
         events.put(Connected(receive_max))
+        if inbound is not None:
+            inbound.subscribe(_c)
 
     def on_connect_fail(_c: mqtt.Client, _u: Any) -> None:
         # paho calls this inside its ``except OSError`` block: the cause is still at hand
@@ -95,8 +108,22 @@ def make_client(
     def on_publish(_c: mqtt.Client, _u: Any, mid: int, rc: ReasonCode, _p: Any) -> None:
         acks.append((mid, rc.value))
 
+    def on_message(_c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
+        events.put(Arrived(msg.topic, bytes(msg.payload)))
+
+    def on_subscribe(_c: mqtt.Client, _u: Any, mid: int, codes: list[ReasonCode], _p: Any) -> None:
+        refused = [_reason(rc) for rc in codes if rc.is_failure]
+        if inbound is not None and inbound.subscribed(mid, ", ".join(refused) or None):
+            return  # the county's lists: not the receipt's subscription
+        events.put(Subscribed(", ".join(refused) if refused else None))
+
     client.on_connect = on_connect
+    client.on_message = on_message
+    client.on_subscribe = on_subscribe
     client.on_connect_fail = on_connect_fail
     client.on_disconnect = on_disconnect
     client.on_publish = on_publish
+    if inbound is not None:  # the county's lists go to their own queue, the rest to on_message
+        for topic in inbound.topics:
+            client.message_callback_add(topic, inbound.on_message)
     return client

@@ -29,7 +29,22 @@ class Wake:
     """New rows were committed: look at the outbox now instead of at the next poll."""
 
 
-Event = Connected | ConnectRefused | Disconnected | Wake
+@dataclass(frozen=True)
+class Arrived:
+    """A message on a subscribed topic (the county's receipt); parsed by the publisher."""
+
+    topic: str
+    payload: bytes
+
+
+@dataclass(frozen=True)
+class Subscribed:
+    """SUBACK: ``refusal`` is the broker's reason when it refused the subscription."""
+
+    refusal: str | None
+
+
+Event = Connected | ConnectRefused | Disconnected | Wake | Arrived | Subscribed
 
 #: A PUBACK: (message id, v5 reason code; 0x80 and above is a refusal). PUBACKs are the hot
 #: path, so they travel as plain tuples on a deque instead of events on the queue.

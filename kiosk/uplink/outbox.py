@@ -2,25 +2,31 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
+from typing import Literal, TypeVar
 
+from kiosk.model import utc_iso
 from kiosk.storage import (
+    ENTRY_COLUMNS,
     OutboxStatus,
     StorageError,
     connect,
+    entry_from_row,
     outbox_status,
     purge_delivered,
     storage_error,
     write,
 )
+from kiosk.uplink.wire import Receipt, SeqRange
 
 Kind = Literal["entry", "alert"]
+T = TypeVar("T")
 
 _READY = (
     "SELECT id, payload FROM outbox WHERE kind = ? AND parked_at IS NULL AND id > ? "
@@ -115,9 +121,76 @@ class Outbox:
         except sqlite3.Error as exc:
             raise storage_error(exc, self.path, "reading the outbox") from exc
 
-    def purge(self, retention_days: int, now: datetime | None = None) -> int:
-        """Delete delivered entries older than the retention period; undelivered ones stay."""
-        return purge_delivered(self._db, self.path, retention_days, now)
+    def purge(
+        self, retention_days: int, now: datetime | None = None, *, confirmed_only: bool = False
+    ) -> int:
+        """Delete delivered entries older than the retention period; undelivered ones stay
+        (and, with ``confirmed_only``, those above the county's ``confirmed_seq``)."""
+        return purge_delivered(
+            self._db, self.path, retention_days, now, confirmed_only=confirmed_only
+        )
 
-    def _write(self, doing: str, work: Callable[[sqlite3.Connection], int]) -> int:
+    def save_receipt(self, receipt: Receipt) -> bool:
+        """Keep the county's receipt unless a newer one is already kept; True when kept."""
+        missing = json.dumps([list(r) for r in receipt.missing])
+        return bool(
+            self._write(
+                "saving the county's receipt",
+                lambda db: (
+                    db.execute(
+                        "INSERT INTO receipts (kiosk, confirmed_seq, missing, ts, received) "
+                        "VALUES (?, ?, ?, ?, ?) ON CONFLICT (kiosk) DO UPDATE SET "
+                        "confirmed_seq = excluded.confirmed_seq, missing = excluded.missing, "
+                        "ts = excluded.ts, received = excluded.received "
+                        "WHERE excluded.ts >= receipts.ts",
+                        (
+                            receipt.kiosk,
+                            receipt.confirmed_seq,
+                            missing,
+                            utc_iso(receipt.ts),
+                            time.time(),
+                        ),
+                    ).rowcount
+                ),
+            )
+        )
+
+    def requeue(
+        self, kiosk: str, ranges: Sequence[SeqRange], skip: Callable[[int], bool], limit: int
+    ) -> list[int]:
+        """Put entries of ``kiosk`` with a ``seq`` in ``ranges`` back in the outbox (with their
+        alert), from the entries table, unless they still have an outbox row or ``skip(seq)``.
+
+        At most ``limit`` entries; returns their ``seq`` numbers, in order.
+        """
+        created = time.time()
+
+        def work(db: sqlite3.Connection) -> list[int]:
+            done: list[int] = []
+            for first, last in ranges:
+                rows = db.execute(
+                    f"SELECT n, {ENTRY_COLUMNS} FROM entries "  # noqa: S608 - constant
+                    "WHERE kiosk = ? AND seq BETWEEN ? AND ? AND NOT EXISTS "
+                    "(SELECT 1 FROM outbox WHERE outbox.entry = entries.n) ORDER BY seq LIMIT ?",
+                    (kiosk, first, last, limit - len(done)),
+                ).fetchall()
+                for row in rows:
+                    entry = entry_from_row(row[1:])
+                    if skip(entry.seq):
+                        continue
+                    messages = [("entry", entry.entry_message())]
+                    if entry.alert_reasons:
+                        messages.append(("alert", entry.alert_message()))
+                    db.executemany(
+                        "INSERT INTO outbox (entry, kind, payload, created) VALUES (?, ?, ?, ?)",
+                        [(row[0], kind, payload, created) for kind, payload in messages],
+                    )
+                    done.append(entry.seq)
+                if len(done) >= limit:
+                    break
+            return done
+
+        return self._write("re-queueing entries the county misses", work)
+
+    def _write(self, doing: str, work: Callable[[sqlite3.Connection], T]) -> T:
         return write(self._db, self.path, doing, work)

@@ -14,8 +14,19 @@ import paho.mqtt.client as mqtt
 from kiosk.config import Config, read_secret
 from kiosk.storage import StorageError
 from kiosk.uplink.client import make_client, puback_reason
-from kiosk.uplink.events import Ack, Connected, ConnectRefused, Disconnected, Event, Wake
+from kiosk.uplink.events import (
+    Ack,
+    Arrived,
+    Connected,
+    ConnectRefused,
+    Disconnected,
+    Event,
+    Subscribed,
+    Wake,
+)
+from kiosk.uplink.inbound import Inbound
 from kiosk.uplink.outbox import Outbox
+from kiosk.uplink.receipts import ReceiptKeeper
 from kiosk.uplink.window import SendWindow
 from kiosk.uplink.wire import Topics, state_payload, status_payload
 
@@ -83,8 +94,16 @@ class Publisher:
     outstanding acknowledgements, disconnect and end.
     """
 
-    def __init__(self, config: Config, stop: threading.Event, *, flush_s: float = 2.0) -> None:
+    def __init__(
+        self,
+        config: Config,
+        stop: threading.Event,
+        *,
+        flush_s: float = 2.0,
+        inbound: Inbound | None = None,
+    ) -> None:
         self._cfg = config
+        self._inbound = inbound
         self._stop = stop
         self._flush_s = flush_s
         self._events: queue.SimpleQueue[Event] = queue.SimpleQueue()
@@ -102,6 +121,12 @@ class Publisher:
         self._counts = {"published": 0, "acked": 0, "parked": 0}
         self._first_unsaved = 0.0
         self._next = {"state": 0.0, "purge": 0.0, "health": 0.0}
+        up = config.uplink
+        self._receipts = (
+            ReceiptKeeper(config.kiosk.id, self._topics.receipt, up.resend_after_s)
+            if up.receipts
+            else None
+        )
 
     def start(self) -> None:
         """Read the broker password and TLS files, then start the thread.
@@ -114,8 +139,9 @@ class Publisher:
             "uplink.password", up.password_file, up.password_credential
         )
         self._client = make_client(
-            up, self._cfg.kiosk.id, self._cfg.kiosk.site, self._events, self._acks, password
-        )
+            up, self._cfg.kiosk.id, self._cfg.kiosk.site, self._events, self._acks, password,
+            self._inbound,
+        )  # fmt: skip
         self._thread = threading.Thread(target=self._run, name="uplink")
         self._thread.start()
 
@@ -194,7 +220,7 @@ class Publisher:
         window = self._window
         wait = SAVE_AFTER_S if window.unsaved_acks else POLL_S
         for event in self._next_events(wait):
-            self._handle(event, client)
+            self._handle(event, client, outbox)
         self._take_acks()
         now = time.monotonic()
         try:
@@ -214,7 +240,9 @@ class Publisher:
                     self._publish(client, self._topics.state, state_payload(outbox.status()))
             if now >= self._next["purge"]:
                 self._next["purge"] = now + PURGE_EVERY_S
-                purged = outbox.purge(self._cfg.kiosk.retention_days)
+                purged = outbox.purge(
+                    self._cfg.kiosk.retention_days, confirmed_only=self._receipts is not None
+                )
                 if purged:
                     logger.info("purged %d delivered entries past retention", purged)
         except StorageError as exc:
@@ -248,9 +276,15 @@ class Publisher:
             if row is not None and refusal is not None:
                 logger.warning("broker refused %s row %d: %s", row.kind, row.row_id, refusal)
 
-    def _handle(self, event: Event, client: mqtt.Client) -> None:
+    def _handle(self, event: Event, client: mqtt.Client, outbox: Outbox) -> None:
         session = self._session
-        if isinstance(event, Connected):
+        if isinstance(event, Arrived):
+            self._on_receipt(event, outbox)
+        elif isinstance(event, Subscribed):
+            if event.refusal is not None:
+                logger.warning("broker refused the receipt subscription: %s", event.refusal)
+                self._update(last_error=f"receipt subscription refused: {event.refusal}")
+        elif isinstance(event, Connected):
             session.connected, session.since, session.refused = True, time.monotonic(), False
             session.receive_maximum = event.receive_maximum
             logger.info(
@@ -262,6 +296,8 @@ class Publisher:
             status = status_payload(True, self._cfg.kiosk.id, self._cfg.kiosk.site)
             self._publish(client, self._topics.status, status)
             self._next["state"] = 0.0  # republish retained state: a broker restart may lose it
+            if self._receipts is not None:  # clean start: subscribe on every connection
+                client.subscribe(self._topics.receipt, qos=1)
         elif isinstance(event, Disconnected):
             if session.connected:
                 logger.warning("uplink disconnected: %s", event.reason)
@@ -275,6 +311,16 @@ class Publisher:
                        "uplink connection refused: %s", event.reason)  # fmt: skip
             session.refused = True
             self._update(last_error=f"connection refused: {event.reason}")
+
+    def _on_receipt(self, event: Arrived, outbox: Outbox) -> None:
+        if self._receipts is None:
+            logger.warning("ignored a message on %s: receipts are off", event.topic)
+            return
+        try:
+            self._receipts.handle(outbox, event.topic, event.payload, time.monotonic())
+        except StorageError as exc:  # the retained receipt comes again on reconnect
+            logger.error("could not keep the county's receipt: %s", exc)
+            self._update(last_error=str(exc))
 
     def _publish(self, client: mqtt.Client, topic: str, payload: bytes) -> int:
         """A retained QoS 1 control message (status, state); returns its mid."""
@@ -343,7 +389,7 @@ class Publisher:
             if not self._window.sent and offline not in self._control_mids:
                 break
             for event in self._next_events(0.05):
-                self._handle(event, client)
+                self._handle(event, client, outbox)
             self._take_acks()
         try:
             self._save(outbox)

@@ -1,9 +1,9 @@
-"""The message schema both ends share: topics, the kiosk's documents and their validation.
+"""The message schema both ends share: topics, the kiosk's documents, the county's receipt.
 
 The kiosk encodes entries and alerts with ``Entry.entry_message``/``alert_message`` and the
-availability/state documents here; the county parses all four with ``parse_message``, which
-turns anything that breaks the schema into a ``WireError`` with a stable reason code.
-Standard library only.
+availability/state documents here; the county parses all four with ``parse_message`` (which
+turns anything that breaks the schema into a ``WireError`` with a stable reason code) and
+encodes the receipt that the kiosk reads with ``parse_receipt``. Standard library only.
 """
 
 from __future__ import annotations
@@ -32,11 +32,15 @@ from kiosk.uplink.wire_parse import (
 __all__ = [
     "LEAVES",
     "MAX_PAYLOAD",
+    "RECEIPT_MAX_BYTES",
+    "RECEIPT_MAX_RANGES",
     "AlertRecord",
     "Backlog",
     "EntryRecord",
     "Message",
     "Receipt",
+    "ReceiptError",
+    "SeqRange",
     "StateRecord",
     "StatusRecord",
     "TopicRef",
@@ -60,6 +64,23 @@ class Backlog(Protocol):
     def oldest_age_s(self) -> float | None: ...
     @property
     def parked(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class CountyTopics:
+    """``{prefix}/county/{county_id}/{revocations|trust}``: signed lists the county publishes
+    (retained, QoS 1) and kiosks subscribe to; only the county may publish there."""
+
+    prefix: str
+    county_id: str
+
+    @property
+    def revocations(self) -> str:
+        return f"{self.prefix}/county/{self.county_id}/revocations"
+
+    @property
+    def trust(self) -> str:
+        return f"{self.prefix}/county/{self.county_id}/trust"
 
 
 @dataclass(frozen=True)

@@ -91,9 +91,18 @@ def _seconds(value: float | None) -> str:
 
 
 def device_rows(
-    facts: DeviceFacts, pending: int | None, oldest_age_s: float | None, parked: int | None
+    facts: DeviceFacts,
+    pending: int | None,
+    oldest_age_s: float | None,
+    parked: int | None,
+    *,
+    receipts: bool = False,
+    confirmed_seq: int | None = None,
 ) -> list[DeviceRow]:
-    """The device table of the staff page (outbox figures come from the ledger itself)."""
+    """The device table of the staff page (outbox figures come from the ledger itself).
+
+    With ``receipts`` on, a row shows the county's ``confirmed_seq`` (None before the first).
+    """
     unknown = Bi("无数据", "no data")
     rows: list[DeviceRow] = []
     if facts.camera_fresh is None:
@@ -131,6 +140,13 @@ def device_rows(
         )
         ok = not parked and (oldest_age_s is None or oldest_age_s < OUTBOX_LATE_S)
         rows.append(DeviceRow(Bi("待上传", "Outbox"), ok, text))
+    if receipts:
+        confirmed = confirmed_seq
+        if confirmed is None:
+            text = Bi("尚未收到县平台回执", "no receipt from the county yet")
+        else:
+            text = Bi(f"县平台已确认至 #{confirmed}", f"County confirmed up to #{confirmed}")
+        rows.append(DeviceRow(Bi("县平台回执", "County receipt"), confirmed is not None, text))
     if facts.disk_free_bytes is None:
         rows.append(DeviceRow(Bi("磁盘", "Disk"), None, unknown))
     else:

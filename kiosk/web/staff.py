@@ -18,6 +18,7 @@ from kiosk.model import Entry, Outcome
 from kiosk.web.auth import staff_required
 from kiosk.web.charts import day_bounds, hour_chart_svg, hourly
 from kiosk.web.devices import device_facts, device_rows
+from kiosk.web.lists import county_list_rows
 from kiosk.web.present import Bi, reason_text, safe_name, temperature_text
 from kiosk.web.register import form_context
 from kiosk.web.state import WebState
@@ -114,7 +115,15 @@ def register(app: Flask, state: WebState) -> None:
             chart=Markup(hour_chart_svg(buckets, title)),  # noqa: S704 - numbers and escaped text
             latest=[entry_row(e, d, tz, today) for e, d in latest],
             alerts=[entry_row(e, d, tz, today) for e, d in alerts],
-            devices=device_rows(facts, outbox.pending, outbox.oldest_age_s, outbox.parked),
+            devices=device_rows(
+                facts,
+                outbox.pending,
+                outbox.oldest_age_s,
+                outbox.parked,
+                receipts=state.config.uplink.receipts,
+                confirmed_seq=outbox.confirmed_seq,
+            )
+            + county_list_rows(health),
             workers=health.workers,
             kiosk_id=state.config.kiosk.id,
             export_range=export_defaults(today),

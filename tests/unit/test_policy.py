@@ -17,6 +17,7 @@ from kiosk.model import (
     Itinerary,
     ItineraryStatus,
     Outcome,
+    RevocationCheck,
     Temperature,
     TempState,
     Verification,
@@ -128,6 +129,36 @@ TABLE: list[Row] = [
     ),
 ] + [(failed(r), OK, {}, R, (r,)) for r in VERIFIER_REASONS]
 
+HOUR = timedelta(hours=1)
+FRESH = RevocationCheck(revoked=False, list_issued_at=NOW - 2 * HOUR)
+REVOKED = RevocationCheck(revoked=True, list_issued_at=NOW - 2 * HOUR)
+# status age (``su``): default 72 h, 0 = off; revocation list: revoked, fresh, stale, missing
+TABLE += [
+    (v(status_updated_at=NOW - 71 * HOUR), OK, {}, P, ()),
+    (v(status_updated_at=NOW - 72 * HOUR), OK, {}, P, ()),
+    (v(status_updated_at=NOW - 73 * HOUR), OK, {}, R, ("code.status_too_old",)),
+    (v(status_updated_at=NOW - 25 * HOUR), OK, {"max_status_age_h": 24}, R,
+     ("code.status_too_old",)),
+    (v(status_updated_at=NOW - 900 * HOUR), OK, {"max_status_age_h": 0}, P, ()),
+    (v(status_updated_at=NOW - 73 * HOUR, status=CodeStatus.RED), OK, {}, D,
+     ("code.red", "code.status_too_old")),
+    (v(status_updated_at=None), OK, {"max_status_age_h": 1}, P, ()),
+    (v(revocation=FRESH), OK, {}, P, ()),
+    (v(revocation=REVOKED), OK, {}, D, ("code.revoked",)),
+    (v(revocation=REVOKED), OK, {"revoked_outcome": "refer"}, R, ("code.revoked",)),
+    (v(revocation=REVOKED), t(TempState.FEVER, 38.2), {}, D, ("code.revoked", "temp.fever")),
+    (v(revocation=RevocationCheck(False, NOW - 49 * HOUR)), OK, {}, R,
+     ("code.revocations_stale",)),
+    (v(revocation=RevocationCheck(False, NOW - 47 * HOUR)), OK, {}, P, ()),
+    (v(revocation=RevocationCheck(False, None)), OK, {}, R, ("code.revocations_stale",)),
+    (v(revocation=RevocationCheck(False, None)), OK, {"stale_list_outcome": "deny"}, D,
+     ("code.revocations_stale",)),
+    (v(revocation=RevocationCheck(False, None)), OK, {"stale_list_outcome": "notice"}, P, ()),
+    (v(revocation=RevocationCheck(False, NOW - 999 * HOUR)), OK, {"max_list_age_h": 0}, P, ()),
+    (v(revocation=RevocationCheck(True, NOW - 999 * HOUR)), OK, {"max_list_age_h": 0}, D,
+     ("code.revoked",)),
+]  # fmt: skip
+
 
 def it(status: str, days_ago: float = 1.0) -> Itinerary:
     return Itinerary(ItineraryStatus(status), NOW - timedelta(days=days_ago))
@@ -192,11 +223,13 @@ def test_every_reason_has_both_texts() -> None:
 
 def test_policy_version_changes_with_the_rules() -> None:
     base = policy_version(PolicySection())
-    assert base == policy_version(PolicySection()) and base.startswith("3+")
+    assert base == policy_version(PolicySection()) and base.startswith("4+")
     assert base != policy_version(PolicySection(fever_threshold_c=37.5))
     assert base != policy_version(PolicySection(unverified_outcome="deny"))
     assert base != policy_version(PolicySection(starred_itinerary="deny"))
     assert base != policy_version(PolicySection(max_itinerary_age_d=7))
+    assert base != policy_version(PolicySection(max_status_age_h=24))
+    assert base != policy_version(PolicySection(stale_list_outcome="notice"))
 
 
 STATUSES = list(CodeStatus)

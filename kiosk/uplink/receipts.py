@@ -1,0 +1,73 @@
+"""The kiosk's side of the county's receipts: keep ``confirmed_seq``, re-send what is missing."""
+
+from __future__ import annotations
+
+import logging
+
+from kiosk.uplink.outbox import Outbox
+from kiosk.uplink.wire import Receipt, ReceiptError, parse_receipt
+
+logger = logging.getLogger(__name__)
+
+#: Entries re-queued for one receipt at most; the county's next receipt asks for the rest.
+REQUEUE_LIMIT = 5000
+
+
+class ReceiptKeeper:
+    """Reads receipts arriving on the kiosk's own receipt topic (owned by the publisher thread).
+
+    A receipt for another topic or kiosk, a malformed one or one older than the receipt already
+    kept is ignored (with a log line). Otherwise it is saved in the ledger, and every entry it
+    lists as missing whose outbox rows are gone is queued again from the entries table. A
+    given ``seq`` is queued again at most once per ``resend_after_s``: the county's receipts
+    (about one a second, and the retained one again on every reconnect) cannot start a storm.
+    """
+
+    def __init__(self, kiosk_id: str, topic: str, resend_after_s: float) -> None:
+        self._kiosk = kiosk_id
+        self._topic = topic
+        self._resend_after_s = resend_after_s
+        self._resent: dict[int, float] = {}  # seq -> monotonic time it was last queued again
+
+    def handle(self, outbox: Outbox, topic: str, payload: bytes, now: float) -> Receipt | None:
+        """Act on one arrived message; the receipt when it was kept, else None.
+
+        Raises ``StorageError`` when the ledger cannot be written (the retained receipt
+        comes again on the next connection).
+        """
+        if topic != self._topic:
+            logger.warning("ignored a message on %s (not this kiosk's receipt topic)", topic)
+            return None
+        try:
+            receipt = parse_receipt(payload)
+        except ReceiptError as exc:
+            logger.warning("ignored a malformed receipt: %s", exc)
+            return None
+        if receipt.kiosk != self._kiosk:
+            logger.warning("ignored a receipt for kiosk %r on this kiosk's topic", receipt.kiosk)
+            return None
+        if not outbox.save_receipt(receipt):
+            logger.info("ignored a receipt older than the one kept")
+            return None
+        self._forget(now)
+        if receipt.missing:
+            requeued = outbox.requeue(
+                self._kiosk, receipt.missing, self._recently_resent, REQUEUE_LIMIT
+            )
+            for seq in requeued:
+                self._resent[seq] = now
+            logger.info(
+                "county confirmed up to #%d, misses %d; re-sending %d from the ledger",
+                receipt.confirmed_seq,
+                receipt.missing_seqs(),
+                len(requeued),
+            )
+        return receipt
+
+    def _recently_resent(self, seq: int) -> bool:
+        return seq in self._resent
+
+    def _forget(self, now: float) -> None:
+        """Drop re-send times older than the interval (keeps the map bounded)."""
+        horizon = now - self._resend_after_s
+        self._resent = {seq: at for seq, at in self._resent.items() if at > horizon}
