@@ -111,7 +111,8 @@ class Publisher:
         self._control_mids: set[int] = set()  # status/state messages
         self._counts = {"published": 0, "acked": 0, "parked": 0}
         self._first_unsaved = 0.0
-        self._next = {"state": 0.0, "purge": 0.0, "health": 0.0}
+        self._next = {"state": 0.0, "purge": 0.0, "health": 0.0, "receipt": 0.0}
+        self._last_ack = 0.0  # time.monotonic() of the last PUBACK taken
         up = config.uplink
         self._receipts = (
             ReceiptKeeper(config.kiosk.id, self._topics.receipt, up.resend_after_s)
@@ -225,6 +226,9 @@ class Publisher:
             if self._session.connected:
                 self._check_stale(now)
                 self._fill(client, outbox, now)
+                if self._receipts is not None and now >= self._next["receipt"]:
+                    self._next["receipt"] = now + 1.0
+                    self._follow_up(outbox, now)
                 if now >= self._next["state"]:
                     self._next["state"] = now + self._cfg.uplink.state_interval_s
                     self._publish(client, self._topics.state, state_payload(outbox.status()))
@@ -254,8 +258,10 @@ class Publisher:
 
     def _take_acks(self) -> None:
         window, acks, control = self._window, self._acks, self._control_mids
-        if acks and not window.unsaved_acks:
-            self._first_unsaved = time.monotonic()
+        if acks:
+            self._last_ack = time.monotonic()
+            if not window.unsaved_acks:
+                self._first_unsaved = self._last_ack
         while acks:
             mid, code = acks.popleft()
             if mid in control:
@@ -311,6 +317,13 @@ class Publisher:
         except StorageError as exc:  # the retained receipt comes again on reconnect
             logger.error("could not keep the county's receipt: %s", exc)
             self._update(last_error=str(exc))
+
+    def _follow_up(self, outbox: Outbox, now: float) -> None:
+        """While idle (nothing in flight, no PUBACK for ``resend_after_s``), re-send what the
+        county's kept receipt still lacks."""
+        quiet = now - self._last_ack >= self._cfg.uplink.resend_after_s
+        if self._receipts is not None and not self._window.sent and quiet:
+            self._receipts.follow_up(outbox, now)
 
     def _publish(self, client: mqtt.Client, topic: str, payload: bytes) -> int:
         """A retained QoS 1 control message (status, state); returns its mid."""
