@@ -20,7 +20,7 @@ from kiosk.ledger import Ledger
 from kiosk.model import Outcome
 from kiosk.uplink.localbroker import LocalBroker
 from kiosk.uplink.wire import SeqRange, Topics, receipt_payload
-from tests.helpers import config_dict, kiosk_cmd, make_config, write_config
+from tests.helpers import REPO, config_dict, kiosk_cmd, make_config, write_config
 from tests.integration.test_uplink import Inbox, collecting, commit, publishing, wait_until
 
 pytestmark = pytest.mark.integration
@@ -222,3 +222,48 @@ def test_without_receipts_the_kiosk_ignores_them(tmp_path: Path, broker: LocalBr
         result = kiosk_cmd("uplink", "drain", "--config", str(config), "--timeout", "10")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["outbox"]["confirmed_seq"] is None
+
+
+def documented_acl() -> str:
+    """The ACL block of docs/mqtt.md, as a county would copy it."""
+    text = (REPO / "docs" / "mqtt.md").read_text(encoding="utf-8")
+    block = text.split("# /etc/mosquitto/acl", 1)[1].split("```", 1)[0]
+    return "# /etc/mosquitto/acl" + block
+
+
+def test_documented_acl_lets_only_the_county_publish_receipts(tmp_path: Path) -> None:
+    users = {"k-001": "kiosk-pw", "county-ingest": "county-pw"}
+    with LocalBroker(tmp_path / "broker", acl=documented_acl(), users=users) as broker:
+        config = make_config(
+            tmp_path / "state",
+            broker.port,
+            uplink={"receipts": True, "username": "k-001", "password": "kiosk-pw"},
+        )
+        with Ledger(config.ledger_path) as ledger:
+            commit(ledger, 3)
+            with publishing(config):
+                assert wait_until(lambda: ledger.outbox_status().pending == 0)
+                forged: list[int] = []
+                kiosk = mqtt.Client(
+                    CallbackAPIVersion.VERSION2, client_id="k-001-forger", protocol=mqtt.MQTTv5
+                )
+                kiosk.username_pw_set("k-001", "kiosk-pw")
+                kiosk.on_publish = lambda _c, _u, _m, rc, _p: forged.append(rc.value)
+                kiosk.connect("127.0.0.1", broker.port)
+                kiosk.loop_start()
+                kiosk.publish(TOPICS.receipt, receipt(3, []), qos=1, retain=True)
+                assert wait_until(lambda: forged == [0x87])  # Not authorized
+                kiosk.disconnect()
+                kiosk.loop_stop()
+                assert ledger.outbox_status().confirmed_seq is None
+
+                county = mqtt.Client(
+                    CallbackAPIVersion.VERSION2, client_id="county-ingest", protocol=mqtt.MQTTv5
+                )
+                county.username_pw_set("county-ingest", "county-pw")
+                county.connect("127.0.0.1", broker.port)
+                county.loop_start()
+                send(county, receipt(3, []))
+                assert wait_until(lambda: ledger.outbox_status().confirmed_seq == 3)
+                county.disconnect()
+                county.loop_stop()
