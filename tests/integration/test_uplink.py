@@ -220,7 +220,7 @@ def test_acl_rejection_is_parked_not_lost_and_retried_after_config_change(
                 tmp_path / "kiosk.toml", config_dict(tmp_path / "state", broker.port, uplink=uplink)
             )
             shown = kiosk_cmd("outbox", "status", "--config", str(toml))
-            assert json.loads(shown.stdout) == {"pending": 0, "oldest_age_s": None, "parked": 1}
+            assert json.loads(shown.stdout)["parked"] == 1
             delivered = {e.id: ok for e, ok in ledger.entries()}
             assert delivered[red.id] is False  # its alert is still owed
     # the county fixes the ACL; the kiosk's uplink config changes (new window): rows retried
