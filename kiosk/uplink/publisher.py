@@ -436,7 +436,8 @@ class Publisher:
         while self._session.connected and time.monotonic() < deadline:
             if not self._window.sent and offline not in self._control_mids:
                 break
-            for event in self._next_events(0.05):
+            # PUBACKs arrive on the ack deque, not the event queue: look again soon
+            for event in self._next_events(BATCH_S):
                 if self._handle(event, link, outbox):
                     break
             self._take_acks()
