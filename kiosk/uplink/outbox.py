@@ -46,6 +46,17 @@ class OutboxRow:
     payload: bytes
 
 
+def id_runs(ids: Sequence[int]) -> list[tuple[int, int]]:
+    """``[3, 1, 2, 7, 8]`` -> ``[(1, 3), (7, 8)]``: inclusive runs of consecutive ids."""
+    runs: list[tuple[int, int]] = []
+    for i in sorted(set(ids)):
+        if runs and runs[-1][1] == i - 1:
+            runs[-1] = (runs[-1][0], i)
+        else:
+            runs.append((i, i))
+    return runs
+
+
 class Outbox:
     """Owned by the uplink thread: ``ready()`` rows, ``ack()`` them on PUBACK, ``park()`` rejects.
 
@@ -82,12 +93,14 @@ class Outbox:
         return [OutboxRow(r[0], kind, r[1]) for r in rows]
 
     def ack(self, ids: Sequence[int]) -> None:
-        """Delete rows the broker has acknowledged."""
+        """Delete rows the broker has acknowledged (one statement per run of consecutive ids:
+        PUBACKs mostly arrive in order)."""
         if ids:
+            runs = id_runs(ids)
             self._write(
                 "acknowledging",
                 lambda db: (
-                    db.executemany("DELETE FROM outbox WHERE id = ?", [(i,) for i in ids]).rowcount
+                    db.executemany("DELETE FROM outbox WHERE id BETWEEN ? AND ?", runs).rowcount
                 ),
             )
 

@@ -42,7 +42,9 @@ PURGE_EVERY_S = 3600.0
 # and sends the next one from its own thread the moment a PUBACK frees a slot, so the hop to
 # this thread stays off the critical path. Rows handed over but not yet sent live only in
 # paho's memory; the outbox still holds them: a crash re-sends them. The publisher refills once
-# a quarter of that is free and saves acks in batches of one wire window (or after 10 ms).
+# a quarter of that is free and saves acks in batches of the same size, or after 10 ms: a
+# count paho can always reach whatever the broker's window, and a time that bounds both the
+# drain's tail and what a crash re-sends (PUBACKs of the last 10 ms at most).
 HANDOFF = 32
 _OK_RC = (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN)  # NO_CONN: paho queued it for reconnect
 
@@ -230,7 +232,7 @@ class Publisher:
             if window.unsaved_parks or (
                 window.unsaved_acks
                 and (
-                    len(window.unsaved_acks) >= self._wire_window()
+                    len(window.unsaved_acks) >= self._wire_window() * HANDOFF // 4
                     or now - self._first_unsaved >= SAVE_AFTER_S
                 )
             ):
