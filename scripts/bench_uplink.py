@@ -351,7 +351,8 @@ save, `offline`, disconnect).
 {chr(10).join(table)}
 
 Targets: in-process ≥ 0.75×, CLI including start-up ≥ 0.5×, both brokers (before the
-per-connection client, issue 12 measured 0.17× in-process against the default broker).
+per-connection client, issue 12 measured 0.17× for `kiosk uplink drain` against the default
+broker).
 Load average when the run started: {load:.1f} on {os.cpu_count()} cores. "CLI with an
 empty outbox" is the fixed cost of one `kiosk uplink drain` (fastest of 3): start-up,
 connection(s), `offline`, exit.
