@@ -52,8 +52,9 @@ class LocalBroker:
     is on with a one-second autosave (mosquitto's default of 30 minutes loses acknowledged
     messages on SIGKILL); ``save_every_change`` saves after every change instead, for tests
     that SIGKILL the broker. ``receive_maximum`` (0 = unlimited) is mosquitto's
-    ``max_inflight_messages``, advertised to clients as Receive Maximum. Use as a context
-    manager or call ``stop()``.
+    ``max_inflight_messages``, advertised to clients as Receive Maximum; None leaves
+    mosquitto's default (20), as a plain installation has. Use as a context manager or call
+    ``stop()``.
     """
 
     def __init__(
@@ -65,7 +66,7 @@ class LocalBroker:
         users: dict[str, str] | None = None,
         tls: BrokerTls | None = None,
         max_queued_messages: int = 100_000,
-        receive_maximum: int = 0,
+        receive_maximum: int | None = 0,
         save_every_change: bool = False,
     ) -> None:
         self.workdir = workdir
@@ -93,13 +94,14 @@ class LocalBroker:
             "autosave_interval 1",
             f"autosave_on_changes {'true' if self._save_every_change else 'false'}",
             f"max_queued_messages {self._max_queued}",
-            f"max_inflight_messages {self._receive_maximum}",
             f"log_dest file {self.log_path}",
             "log_type error",
             "log_type warning",
             "log_type notice",
             "connection_messages true",
         ]
+        if self._receive_maximum is not None:
+            lines.append(f"max_inflight_messages {self._receive_maximum}")
         if os.geteuid() == 0:
             lines.append("user root")
         if self._users:
