@@ -230,12 +230,17 @@ def test_two_processes_share_the_ledger(tmp_path: Path) -> None:
     assert seqs == list(range(1, len(seqs) + 1))
 
 
-def test_a_v1_ledger_gains_the_receipts_table_and_keeps_its_entries(tmp_path: Path) -> None:
+def test_a_v1_ledger_migrates_to_the_current_version_and_keeps_its_entries(
+    tmp_path: Path,
+) -> None:
     path = tmp_path / "ledger.sqlite"
     with Ledger(path) as ledger:
         committed = [ledger.commit(_entry()) for _ in range(3)]
-    db = sqlite3.connect(path)  # back to the v1 layout: v2 only added the receipts table
-    db.execute("DROP TABLE receipts")
+    db = sqlite3.connect(path)  # back to the v1 layout: later versions only added these
+    db.execute("DROP TABLE county_lists")  # v4
+    db.execute("DROP TABLE receipts")  # v3
+    for column in ("itinerary_status", "itinerary_updated_at", "temperature_source", "staff_name"):
+        db.execute(f"ALTER TABLE entries DROP COLUMN {column}")  # v2
     db.execute("PRAGMA user_version=1")
     db.commit()
     db.close()
@@ -245,8 +250,9 @@ def test_a_v1_ledger_gains_the_receipts_table_and_keeps_its_entries(tmp_path: Pa
         assert ledger.receipt_progress("k-001") == (None, 3)
         assert ledger.commit(_entry()).seq == 4
     db = sqlite3.connect(path)
-    assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,) == (2,)
+    assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,) == (4,)
     assert db.execute("SELECT COUNT(*) FROM receipts").fetchone() == (0,)
+    assert db.execute("SELECT COUNT(*) FROM county_lists").fetchone() == (0,)
 
 
 def test_has_pending_ignores_parked_rows(tmp_path: Path) -> None:
