@@ -61,7 +61,7 @@ def database() -> Iterator[str]:
 
 def fleet_messages(kiosks: int, per_kiosk: int) -> list[list[tuple[str, bytes]]]:
     """Per kiosk, its entries in seq order as (topic, payload)."""
-    rng = random.Random(2026)  # noqa: S311 - synthetic data
+    rng = random.Random(2026)
     out = []
     for k in range(1, kiosks + 1):
         kiosk = f"k-{k:04d}"
@@ -175,7 +175,9 @@ def ingest_rate(broker: LocalBroker, url: str, fleet: list[list[tuple[str, bytes
     return total / elapsed
 
 
-def store_vs_copy(url: str, fleet: list[list[tuple[str, bytes]]], batch: int = 500) -> tuple[float, float]:
+def store_vs_copy(
+    url: str, fleet: list[list[tuple[str, bytes]]], batch: int = 500
+) -> tuple[float, float]:
     """(store rows/s, raw COPY rows/s) for the same rows into the same table, batch by batch."""
     records = []
     for row in zip(*fleet, strict=True):  # kiosks interleave as they do live, each in seq order
@@ -219,10 +221,12 @@ class TimedStore(PostgresStore):
             self.committed_at.setdefault(e.id, t)
 
 
-def latency(broker: LocalBroker, url: str, kiosks: int, seconds: float) -> tuple[float, float, float]:
+def latency(
+    broker: LocalBroker, url: str, kiosks: int, seconds: float
+) -> tuple[float, float, float]:
     """(ingest p95 ms, ingest p50 ms, raw subscriber p95 ms): ``kiosks`` kiosks at 1 entry/s,
     publish -> committed, and publish -> received by a raw subscriber in the same run."""
-    rng = random.Random(7)  # noqa: S311 - synthetic data
+    rng = random.Random(7)
     store = TimedStore(url, None, 21)
     store.committed_at = {}
     store.open()
@@ -259,7 +263,9 @@ def latency(broker: LocalBroker, url: str, kiosks: int, seconds: float) -> tuple
     pub.loop_stop()
     raw.disconnect()
     raw.loop_stop()
-    ingest = [(store.committed_at[i] - t) * 1000 for i, t in sent.items() if i in store.committed_at]
+    ingest = [
+        (store.committed_at[i] - t) * 1000 for i, t in sent.items() if i in store.committed_at
+    ]
     base = [(raw_seen[i] - t) * 1000 for i, t in sent.items() if i in raw_seen]
     if len(ingest) < len(sent):
         raise RuntimeError(f"only {len(ingest)} of {len(sent)} entries committed")
@@ -274,7 +280,11 @@ def main() -> int:
     parser.add_argument("--no-write", action="store_true", help="print, do not write the docs")
     args = parser.parse_args()
     fleet = fleet_messages(10, args.messages // 10)
-    with tempfile.TemporaryDirectory() as tmp, LocalBroker(Path(tmp) / "broker") as broker, database() as url:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        LocalBroker(Path(tmp) / "broker") as broker,
+        database() as url,
+    ):
         raw_rate = raw_subscriber_rate(broker, fleet)
         county_rate = ingest_rate(broker, url, fleet)
         store_rate, copy_rate = store_vs_copy(url, fleet)

@@ -120,6 +120,11 @@ class Ingest:
             b.host, b.port, b.keepalive_s, clean_start=False, properties=connect_properties(b)
         )
         client.loop_start()
+        try:
+            self._store.open()  # in this thread: the store belongs to the thread that uses it
+        except StoreError as exc:
+            logger.warning("database not ready (will retry): %s", exc)
+            self._note(last_error=str(exc))
         stop_deadline: float | None = None
         try:
             while True:
