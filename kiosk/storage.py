@@ -236,8 +236,8 @@ def purge_delivered(
             db.execute(
                 "DELETE FROM entries WHERE ts < ? AND NOT EXISTS "
                 "(SELECT 1 FROM outbox WHERE outbox.entry = entries.n) AND (? = 0 OR seq <= "
-                "COALESCE((SELECT confirmed_seq FROM receipts WHERE receipts.kiosk = entries.kiosk),"
-                " 0))",
+                "COALESCE((SELECT confirmed_seq FROM receipts "
+                "WHERE receipts.kiosk = entries.kiosk), 0))",
                 (cutoff, int(confirmed_only)),
             ).rowcount
         ),

@@ -24,7 +24,7 @@ PASSWORD_HASH = generate_password_hash(PASSWORD, method="pbkdf2:sha256:1000")
 VENUE = "https://venue.county.example/c/330106-0001"
 
 
-def web_config(state_dir: Path, **web: Any) -> Config:
+def web_config(state_dir: Path, uplink: dict[str, Any] | None = None, **web: Any) -> Config:
     values: dict[str, Any] = {
         "staff_password_hash": PASSWORD_HASH,
         "venue_code": VENUE,
@@ -32,7 +32,11 @@ def web_config(state_dir: Path, **web: Any) -> Config:
         **web,
     }
     return parse(
-        {"kiosk": {"id": "k-001", "site": "fanzhuang", "state_dir": str(state_dir)}, "web": values},
+        {
+            "kiosk": {"id": "k-001", "site": "fanzhuang", "state_dir": str(state_dir)},
+            "web": values,
+            "uplink": uplink or {},
+        },
         source="test",
     )
 

@@ -29,6 +29,15 @@ COMMAND_MODULES = (
     "doctor_cmd",
 )
 
+#: The only modules a top-level command needs, for commands that must start fast
+#: (``kiosk uplink drain`` runs from scripts and timers: no numpy, scanner or Flask imports).
+#: Any other command line (``--help``, a typo) imports every module.
+COMMAND_OWNERS: dict[str, tuple[str, ...]] = {
+    "uplink": ("uplink_cmd",),
+    "outbox": ("uplink_cmd",),
+    "ledger": ("uplink_cmd",),
+}
+
 
 @dataclass
 class Context:
@@ -60,7 +69,21 @@ class Commands:
         return self._groups[name]
 
 
-def build_parser() -> argparse.ArgumentParser:
+def _command_modules(argv: Sequence[str]) -> tuple[str, ...]:
+    if "-h" in argv or "--help" in argv:
+        return COMMAND_MODULES
+    tokens = iter(argv)
+    for arg in tokens:
+        if arg == "--log-level":
+            next(tokens, None)  # its value
+        elif not arg.startswith("-"):
+            return COMMAND_OWNERS.get(arg, COMMAND_MODULES)
+    return COMMAND_MODULES
+
+
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The whole command line, or (given ``argv`` naming a command in ``COMMAND_OWNERS``)
+    only the part that command needs."""
     parser = argparse.ArgumentParser(
         prog="kiosk", description="checkpoint-kiosk: health-code and temperature checkpoint"
     )
@@ -72,14 +95,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="log level on stderr (default WARNING)",
     )
     commands = Commands(parser)
-    for name in COMMAND_MODULES:
+    for name in COMMAND_MODULES if argv is None else _command_modules(argv):
         importlib.import_module(f"kiosk.cli.{name}").register(commands)
     return parser
 
 
 def main(argv: Sequence[str]) -> int:
     """Run one subcommand; 0 success, 1 failure, 2 usage error (from argparse)."""
-    args = build_parser().parse_args(argv)
+    args = build_parser(argv).parse_args(argv)
     setup_logging(args.log_level)  # journald's native socket under systemd, else stderr
     context = Context()
 

@@ -95,7 +95,7 @@ def wait_drained(
         return last == 0 or (confirmed is not None and confirmed >= last)
 
     while not done() and publisher.alive and time.monotonic() < deadline and not stop.is_set():
-        stop.wait(0.05)
+        stop.wait(0.01)  # a count on the outbox's index: cheap
     return ledger.outbox_status()
 
 

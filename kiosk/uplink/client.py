@@ -61,9 +61,11 @@ def make_client(
     events: queue.SimpleQueue[Event],
     acks: deque[Ack],
     password: str | None,
+    inflight: int,
 ) -> mqtt.Client:
     """A configured, not yet connected client whose callbacks only record facts: events on
-    ``events``, PUBACKs on ``acks`` (``deque.append`` is thread-safe and cheap).
+    ``events``, PUBACKs on ``acks`` (``deque.append`` is thread-safe and cheap). At most
+    ``inflight`` QoS 1 publishes are unacknowledged on its connection.
 
     Raises ``OSError``/``ssl.SSLError`` when TLS files cannot be read.
     """
@@ -79,7 +81,7 @@ def make_client(
         client.username_pw_set(uplink.username, password)
     if uplink.tls.enabled:
         client.tls_set_context(tls_context(uplink.tls))
-    client.max_inflight_messages_set(uplink.window)
+    client.max_inflight_messages_set(inflight)
     client.max_queued_messages_set(0)
     client.reconnect_delay_set(uplink.reconnect_min_s, uplink.reconnect_max_s)
 

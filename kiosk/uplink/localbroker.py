@@ -53,8 +53,9 @@ class LocalBroker:
     messages on SIGKILL); ``save_every_change`` saves after every change instead, for tests
     that SIGKILL the broker, and a long ``autosave_s`` keeps what arrives unsaved until a clean
     stop, for tests of what a SIGKILL loses. ``receive_maximum`` (0 = unlimited) is mosquitto's
-    ``max_inflight_messages``, advertised to clients as Receive Maximum. Use as a context
-    manager or call ``stop()``.
+    ``max_inflight_messages``, advertised to clients as Receive Maximum; None leaves
+    mosquitto's default (20), as a plain installation has. Use as a context manager or call
+    ``stop()``.
     """
 
     def __init__(
@@ -66,7 +67,7 @@ class LocalBroker:
         users: dict[str, str] | None = None,
         tls: BrokerTls | None = None,
         max_queued_messages: int = 100_000,
-        receive_maximum: int = 0,
+        receive_maximum: int | None = 0,
         save_every_change: bool = False,
         autosave_s: int = 1,
     ) -> None:
@@ -96,13 +97,14 @@ class LocalBroker:
             f"autosave_interval {self._autosave_s}",
             f"autosave_on_changes {'true' if self._save_every_change else 'false'}",
             f"max_queued_messages {self._max_queued}",
-            f"max_inflight_messages {self._receive_maximum}",
             f"log_dest file {self.log_path}",
             "log_type error",
             "log_type warning",
             "log_type notice",
             "connection_messages true",
         ]
+        if self._receive_maximum is not None:
+            lines.append(f"max_inflight_messages {self._receive_maximum}")
         if os.geteuid() == 0:
             lines.append("user root")
         if self._users:

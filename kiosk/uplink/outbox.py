@@ -11,8 +11,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal, TypeVar
 
-from kiosk.model import utc_iso
-from kiosk.uplink.wire import Receipt, SeqRange
+from kiosk.model import parse_utc, utc_iso
 from kiosk.storage import (
     ENTRY_COLUMNS,
     OutboxStatus,
@@ -24,6 +23,7 @@ from kiosk.storage import (
     storage_error,
     write,
 )
+from kiosk.uplink.wire import Receipt, SeqRange
 
 Kind = Literal["entry", "alert"]
 T = TypeVar("T")
@@ -44,6 +44,17 @@ class OutboxRow:
     id: int
     kind: Kind
     payload: bytes
+
+
+def id_runs(ids: Sequence[int]) -> list[tuple[int, int]]:
+    """``[3, 1, 2, 7, 8]`` -> ``[(1, 3), (7, 8)]``: inclusive runs of consecutive ids."""
+    runs: list[tuple[int, int]] = []
+    for i in sorted(set(ids)):
+        if runs and runs[-1][1] == i - 1:
+            runs[-1] = (runs[-1][0], i)
+        else:
+            runs.append((i, i))
+    return runs
 
 
 class Outbox:
@@ -82,12 +93,14 @@ class Outbox:
         return [OutboxRow(r[0], kind, r[1]) for r in rows]
 
     def ack(self, ids: Sequence[int]) -> None:
-        """Delete rows the broker has acknowledged."""
+        """Delete rows the broker has acknowledged (one statement per run of consecutive ids:
+        PUBACKs mostly arrive in order)."""
         if ids:
+            runs = id_runs(ids)
             self._write(
                 "acknowledging",
                 lambda db: (
-                    db.executemany("DELETE FROM outbox WHERE id = ?", [(i,) for i in ids]).rowcount
+                    db.executemany("DELETE FROM outbox WHERE id BETWEEN ? AND ?", runs).rowcount
                 ),
             )
 
@@ -154,6 +167,23 @@ class Outbox:
                 ),
             )
         )
+
+    def kept_receipt(self, kiosk: str) -> tuple[Receipt | None, int]:
+        """The receipt kept for ``kiosk`` (None before the first) and its last committed seq."""
+        try:
+            row = self._db.execute(
+                "SELECT confirmed_seq, missing, ts FROM receipts WHERE kiosk = ?", (kiosk,)
+            ).fetchone()
+            last = self._db.execute(
+                "SELECT last_seq FROM counters WHERE kiosk = ?", (kiosk,)
+            ).fetchone()
+        except sqlite3.Error as exc:
+            raise storage_error(exc, self.path, "reading the receipt") from exc
+        kept = None
+        if row is not None:
+            missing = tuple((a, b) for a, b in json.loads(row[1]))
+            kept = Receipt(kiosk, row[0], missing, parse_utc(row[2]))
+        return kept, (0 if last is None else last[0])
 
     def requeue(
         self, kiosk: str, ranges: Sequence[SeqRange], skip: Callable[[int], bool], limit: int

@@ -24,6 +24,7 @@ from kiosk.uplink.events import (
     Subscribed,
     Wake,
 )
+from kiosk.uplink.link import Link
 from kiosk.uplink.outbox import Outbox
 from kiosk.uplink.receipts import ReceiptKeeper
 from kiosk.uplink.window import SendWindow
@@ -36,11 +37,14 @@ SAVE_AFTER_S = 0.01  # acknowledgements are written in batches at least this oft
 BATCH_S = 0.003  # while rows are in flight, events are collected this often
 HEALTH_EVERY_S = 0.1
 PURGE_EVERY_S = 3600.0
-# Rows handed to paho per window slot. paho keeps at most ``window`` unacknowledged on the wire
-# (``max_inflight_messages``) and sends the next one from its own thread the moment a PUBACK
-# frees a slot, so the hop to this thread stays off the critical path. Rows handed over but not
-# yet sent live only in paho's memory; the outbox still holds them: a crash re-sends them.
-# The publisher refills once a quarter of that is free and saves acks in half-size batches.
+# Rows handed to paho per window slot. paho keeps at most the wire window unacknowledged (its
+# ``max_inflight_messages``, set per connection by ``Link`` to the broker's Receive Maximum)
+# and sends the next one from its own thread the moment a PUBACK frees a slot, so the hop to
+# this thread stays off the critical path. Rows handed over but not yet sent live only in
+# paho's memory; the outbox still holds them: a crash re-sends them. The publisher refills once
+# a quarter of that is free and saves acks in batches of the same size, or after 10 ms: a
+# count paho can always reach whatever the broker's window, and a time that bounds both the
+# drain's tail and what a crash re-sends (PUBACKs of the last 10 ms at most).
 HANDOFF = 32
 _OK_RC = (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN)  # NO_CONN: paho queued it for reconnect
 
@@ -103,7 +107,7 @@ class Publisher:
         self._fingerprint = config.fingerprint("uplink")
         self._lock = threading.Lock()
         self._health = UplinkHealth(broker=f"{config.uplink.host}:{config.uplink.port}")
-        self._client: mqtt.Client | None = None
+        self._link: Link | None = None
         self._thread: threading.Thread | None = None
         # owned by the publisher thread
         self._window = SendWindow()
@@ -111,7 +115,8 @@ class Publisher:
         self._control_mids: set[int] = set()  # status/state messages
         self._counts = {"published": 0, "acked": 0, "parked": 0}
         self._first_unsaved = 0.0
-        self._next = {"state": 0.0, "purge": 0.0, "health": 0.0}
+        self._next = {"state": 0.0, "purge": 0.0, "health": 0.0, "receipt": 0.0}
+        self._last_ack = 0.0  # time.monotonic() of the last PUBACK taken
         up = config.uplink
         self._receipts = (
             ReceiptKeeper(config.kiosk.id, self._topics.receipt, up.resend_after_s)
@@ -129,9 +134,12 @@ class Publisher:
         password = up.password or read_secret(
             "uplink.password", up.password_file, up.password_credential
         )
-        self._client = make_client(
-            up, self._cfg.kiosk.id, self._cfg.kiosk.site, self._events, self._acks, password
+        kiosk, events, acks = self._cfg.kiosk, self._events, self._acks
+        self._link = Link(
+            up,
+            lambda cap: make_client(up, kiosk.id, kiosk.site, events, acks, password, cap),
         )
+        self._link.poll(time.monotonic())  # builds the first client: TLS problems raise here
         self._thread = threading.Thread(target=self._run, name="uplink")
         self._thread.start()
 
@@ -162,8 +170,8 @@ class Publisher:
     # -- the thread ------------------------------------------------------------------------
 
     def _run(self) -> None:
-        client = self._client
-        assert client is not None  # noqa: S101 - start() sets it
+        link = self._link
+        assert link is not None  # noqa: S101 - start() sets it
         outbox = Outbox(self._cfg.ledger_path)
         try:
             outbox.open()
@@ -173,20 +181,18 @@ class Publisher:
         except StorageError as exc:
             logger.error("uplink cannot open the outbox: %s", exc)
             self._update(last_error=str(exc))
+            link.close()
             outbox.close()
             return
-        up = self._cfg.uplink
-        client.connect_async(up.host, up.port, up.keepalive_s, clean_start=True)
-        client.loop_start()
         try:
             while not self._stop.is_set():
-                self._step(client, outbox)
-            self._shutdown(client, outbox)
+                self._step(link, outbox)
+            self._shutdown(link, outbox)
         except Exception as exc:  # a bug: record it; the supervisor sees the thread stop
             logger.exception("uplink thread failed")
             self._update(last_error=f"uplink thread failed: {exc!r}")
         finally:
-            client.loop_stop()
+            link.close()
             outbox.close()
 
     def _next_events(self, wait: float) -> list[Event]:
@@ -206,25 +212,37 @@ class Publisher:
                 break
         return events
 
-    def _step(self, client: mqtt.Client, outbox: Outbox) -> None:
+    def _step(self, link: Link, outbox: Outbox) -> None:
         window = self._window
         wait = SAVE_AFTER_S if window.unsaved_acks else POLL_S
+        try:
+            link.poll(time.monotonic())
+        except OSError as exc:  # TLS files gone since start(): keep trying, say why
+            logger.error("uplink cannot build its MQTT client: %s", exc)
+            self._update(last_error=str(exc))
+            self._stop.wait(1.0)
+            return
         for event in self._next_events(wait):
-            self._handle(event, client, outbox)
+            if self._handle(event, link, outbox):
+                break  # a new connection: what is left in the batch is stale
+        client = link.client
         self._take_acks()
         now = time.monotonic()
         try:
             if window.unsaved_parks or (
                 window.unsaved_acks
                 and (
-                    len(window.unsaved_acks) >= self._cfg.uplink.window
+                    len(window.unsaved_acks) >= self._wire_window() * HANDOFF // 4
                     or now - self._first_unsaved >= SAVE_AFTER_S
                 )
             ):
                 self._save(outbox)
-            if self._session.connected:
+            if self._session.connected and client is not None:
                 self._check_stale(now)
                 self._fill(client, outbox, now)
+                if self._receipts is not None and now >= self._next["receipt"]:
+                    self._next["receipt"] = now + 1.0
+                    self._follow_up(outbox, now)
                 if now >= self._next["state"]:
                     self._next["state"] = now + self._cfg.uplink.state_interval_s
                     self._publish(client, self._topics.state, state_payload(outbox.status()))
@@ -254,8 +272,10 @@ class Publisher:
 
     def _take_acks(self) -> None:
         window, acks, control = self._window, self._acks, self._control_mids
-        if acks and not window.unsaved_acks:
-            self._first_unsaved = time.monotonic()
+        if acks:
+            self._last_ack = time.monotonic()
+            if not window.unsaved_acks:
+                self._first_unsaved = self._last_ack
         while acks:
             mid, code = acks.popleft()
             if mid in control:
@@ -266,8 +286,11 @@ class Publisher:
             if row is not None and refusal is not None:
                 logger.warning("broker refused %s row %d: %s", row.kind, row.row_id, refusal)
 
-    def _handle(self, event: Event, client: mqtt.Client, outbox: Outbox) -> None:
-        session = self._session
+    def _handle(self, event: Event, link: Link, outbox: Outbox) -> bool:
+        """Act on one event; True when the connection was renewed (drop the rest)."""
+        session, client = self._session, link.client
+        if client is None:
+            return False  # between connections: only stale events can arrive
         if isinstance(event, Arrived):
             self._on_receipt(event, outbox)
         elif isinstance(event, Subscribed):
@@ -275,6 +298,14 @@ class Publisher:
                 logger.warning("broker refused the receipt subscription: %s", event.refusal)
                 self._update(last_error=f"receipt subscription refused: {event.refusal}")
         elif isinstance(event, Connected):
+            if link.needs_new_cap(event.receive_maximum):
+                logger.info(
+                    "broker receive maximum %s: reconnecting with an in-flight window of %d",
+                    event.receive_maximum,
+                    min(self._cfg.uplink.window, event.receive_maximum or 65535),
+                )
+                self._renew(link, outbox, event.receive_maximum, 0.0)
+                return True
             session.connected, session.since, session.refused = True, time.monotonic(), False
             session.receive_maximum = event.receive_maximum
             logger.info(
@@ -289,11 +320,14 @@ class Publisher:
             if self._receipts is not None:  # clean start: subscribe on every connection
                 client.subscribe(self._topics.receipt, qos=1)
         elif isinstance(event, Disconnected):
-            if session.connected:
-                logger.warning("uplink disconnected: %s", event.reason)
-            session.connected = False
+            was_connected, session.connected = session.connected, False
             if not session.refused:  # a refused CONNACK is followed by a disconnect: keep it
                 self._update(last_error=f"disconnected: {event.reason}", connected=False)
+            if was_connected:
+                logger.warning("uplink disconnected: %s", event.reason)
+                delay = float(self._cfg.uplink.reconnect_min_s)
+                self._renew(link, outbox, session.receive_maximum, delay)
+                return True
         elif isinstance(event, ConnectRefused):
             repeated = self._health.last_error == f"connection refused: {event.reason}"
             # the first refusal of a kind is a warning; the same one again while retrying is not
@@ -301,6 +335,29 @@ class Publisher:
                        "uplink connection refused: %s", event.reason)  # fmt: skip
             session.refused = True
             self._update(last_error=f"connection refused: {event.reason}")
+        return False
+
+    def _renew(
+        self, link: Link, outbox: Outbox, receive_maximum: int | None, delay_s: float
+    ) -> None:
+        """End this connection's client and schedule the next one; what it held is sent
+        again from the outbox (acknowledged rows are saved first)."""
+        link.close()  # no callback runs after this: the ack deque is complete
+        self._take_acks()
+        try:
+            self._save(outbox)
+        except StorageError as exc:  # kept in memory, saved later; re-sends are harmless
+            logger.error("uplink could not save acknowledgements: %s", exc)
+        self._window.rewind()
+        self._control_mids.clear()
+        self._acks.clear()
+        while True:
+            try:
+                self._events.get_nowait()  # the old client's: stale
+            except queue.Empty:
+                break
+        self._session.connected = False
+        link.renew(receive_maximum, delay_s, time.monotonic())
 
     def _on_receipt(self, event: Arrived, outbox: Outbox) -> None:
         if self._receipts is None:
@@ -311,6 +368,13 @@ class Publisher:
         except StorageError as exc:  # the retained receipt comes again on reconnect
             logger.error("could not keep the county's receipt: %s", exc)
             self._update(last_error=str(exc))
+
+    def _follow_up(self, outbox: Outbox, now: float) -> None:
+        """While idle (nothing in flight, no PUBACK for ``resend_after_s``), re-send what the
+        county's kept receipt still lacks."""
+        quiet = now - self._last_ack >= self._cfg.uplink.resend_after_s
+        if self._receipts is not None and not self._window.sent and quiet:
+            self._receipts.follow_up(outbox, now)
 
     def _publish(self, client: mqtt.Client, topic: str, payload: bytes) -> int:
         """A retained QoS 1 control message (status, state); returns its mid."""
@@ -334,19 +398,13 @@ class Publisher:
 
     def _wire_window(self) -> int:
         """At most this many unacknowledged on the wire: config, capped by Receive Maximum."""
-        window = self._cfg.uplink.window
-        if self._session.receive_maximum:
-            window = min(window, self._session.receive_maximum)
-        return window
+        return self._cfg.uplink.window if self._link is None else self._link.cap
 
     def _fill(self, client: mqtt.Client, outbox: Outbox, now: float) -> None:
         """Hand paho the next rows once at least a window's worth of room is free."""
-        window = self._wire_window()
-        # paho's own cap is the configured window and cannot change once connected: hand it
-        # more than the window only when the broker's Receive Maximum allows that window
-        limit = window * HANDOFF if window == self._cfg.uplink.window else window
+        limit = self._wire_window() * HANDOFF
         room = limit - len(self._window.sent)
-        if room < (limit // 4 if limit > window else 1):
+        if room < limit // 4:
             return  # paho still holds a window's worth: wait for fewer, larger batches
         rows = self._window.take(outbox, room)
         for index, row in enumerate(rows):
@@ -368,23 +426,26 @@ class Publisher:
                            len(self._window.sent), waited)  # fmt: skip
             self._window.rewind()
 
-    def _shutdown(self, client: mqtt.Client, outbox: Outbox) -> None:
-        """Say ``offline``, give outstanding PUBACKs a moment, save them, disconnect."""
+    def _shutdown(self, link: Link, outbox: Outbox) -> None:
+        """Say ``offline``, give outstanding PUBACKs a moment, save them (the caller closes
+        the link)."""
         deadline = time.monotonic() + self._flush_s
         offline = None
-        if self._session.connected:
+        client = link.client
+        if self._session.connected and client is not None:
             payload = status_payload(False, self._cfg.kiosk.id, self._cfg.kiosk.site)
             offline = self._publish(client, self._topics.status, payload)
         while self._session.connected and time.monotonic() < deadline:
             if not self._window.sent and offline not in self._control_mids:
                 break
-            for event in self._next_events(0.05):
-                self._handle(event, client, outbox)
+            # PUBACKs arrive on the ack deque, not the event queue: look again soon
+            for event in self._next_events(BATCH_S):
+                if self._handle(event, link, outbox):
+                    break
             self._take_acks()
         try:
             self._save(outbox)
         except StorageError as exc:
             logger.error("uplink could not save final acknowledgements: %s", exc)
         self._report_health()
-        client.disconnect()
         logger.info("uplink stopped; %d rows still unacknowledged", len(self._window.sent))

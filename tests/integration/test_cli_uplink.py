@@ -17,6 +17,8 @@ from tests.integration.test_uplink import Inbox, collecting, wait_until
 
 pytestmark = pytest.mark.integration
 
+DRAINED = {"pending": 0, "oldest_age_s": None, "parked": 0, "confirmed_seq": None}
+
 
 def _config(tmp_path: Path, port: int, **sections: dict[str, object]) -> Path:
     return write_config(tmp_path / "kiosk.toml", config_dict(tmp_path / "state", port, **sections))
@@ -68,11 +70,21 @@ def test_simulate_status_drain_export(tmp_path: Path, broker: LocalBroker) -> No
         summary = json.loads(result.stdout)
         assert summary["committed"] == 120 and summary["first_seq"] == 1
         assert summary["last_seq"] == 120
-        assert summary["outbox"] == {"pending": 0, "oldest_age_s": None, "parked": 0}
+        assert summary["outbox"] == {
+            "pending": 0,
+            "oldest_age_s": None,
+            "parked": 0,
+            "confirmed_seq": None,
+        }
         assert wait_until(lambda: len(inbox.on("entries")) == 120)
 
     status = kiosk_cmd("outbox", "status", "--config", str(config))
-    assert json.loads(status.stdout) == {"pending": 0, "oldest_age_s": None, "parked": 0}
+    assert json.loads(status.stdout) == {
+        "pending": 0,
+        "oldest_age_s": None,
+        "parked": 0,
+        "confirmed_seq": None,
+    }
 
     exported = kiosk_cmd("ledger", "export", "--config", str(config), "--format", "csv")
     rows = list(csv.DictReader(io.StringIO(exported.stdout)))
@@ -146,7 +158,7 @@ def test_status_and_export_work_beside_a_running_kiosk(tmp_path: Path, broker: L
         for _ in range(3):
             status = kiosk_cmd("outbox", "status", "--config", str(config))
             assert status.returncode == 0, status.stderr
-            assert set(json.loads(status.stdout)) == {"pending", "oldest_age_s", "parked"}
+            assert set(json.loads(status.stdout)) == set(DRAINED)
             export = kiosk_cmd("ledger", "export", "--config", str(config), "--format", "jsonl")
             assert export.returncode == 0, export.stderr
             seqs = [json.loads(line)["seq"] for line in export.stdout.splitlines()]

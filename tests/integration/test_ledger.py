@@ -196,3 +196,22 @@ def test_two_processes_share_the_ledger(tmp_path: Path) -> None:
     with Ledger(path) as ledger:
         seqs = sorted(e.seq for e, _ in ledger.entries())
     assert seqs == list(range(1, len(seqs) + 1))
+
+
+def test_a_v1_ledger_gains_the_receipts_table_and_keeps_its_entries(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.sqlite"
+    with Ledger(path) as ledger:
+        committed = [ledger.commit(_entry()) for _ in range(3)]
+    db = sqlite3.connect(path)  # back to the v1 layout: v2 only added the receipts table
+    db.execute("DROP TABLE receipts")
+    db.execute("PRAGMA user_version=1")
+    db.commit()
+    db.close()
+    with Ledger(path) as ledger:
+        assert [e.id for e, _ in ledger.entries()] == [e.id for e in committed]
+        assert ledger.outbox_status().confirmed_seq is None
+        assert ledger.receipt_progress("k-001") == (None, 3)
+        assert ledger.commit(_entry()).seq == 4
+    db = sqlite3.connect(path)
+    assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,) == (2,)
+    assert db.execute("SELECT COUNT(*) FROM receipts").fetchone() == (0,)

@@ -23,6 +23,8 @@ from kiosk.export import COLUMNS, csv_lines
 from kiosk.ledger import Ledger
 from kiosk.model import Outcome
 from kiosk.status import StatusBoard
+from kiosk.uplink.outbox import Outbox
+from kiosk.uplink.wire import Receipt
 from kiosk.web import create_app
 from tests.web_support import (
     PASSWORD,
@@ -97,6 +99,27 @@ def test_right_password_opens_the_staff_page(client: FlaskClient, config: Config
     counts = {o: sum(e.decision is o for e in entries) for o in Outcome}
     assert f'id="count-pass">{counts[Outcome.PASS]}<' in page.text
     assert f'id="count-total">{len(entries)}<' in page.text
+
+
+def test_staff_page_shows_the_county_receipt_when_receipts_are_on(
+    board: StatusBoard, tmp_path: Path
+) -> None:
+    config = web_config(tmp_path / "state", uplink={"receipts": True})
+    seed(config.ledger_path, 8)
+    client = create_app(board, config.ledger_path, config).test_client()
+    login(client)
+    assert "尚未收到县平台回执" in client.get("/staff").text
+    outbox = Outbox(config.ledger_path).open()
+    assert outbox.save_receipt(Receipt("k-001", 6, ((8, 8),), datetime.now(UTC)))
+    outbox.close()
+    page = client.get("/staff").text
+    zh, en = page.find("县平台已确认至 #6"), page.find("County confirmed up to #6")
+    assert 0 < zh < en  # Chinese first, English second
+
+    plain = web_config(tmp_path / "state")  # receipts off: no such row
+    other = create_app(board, plain.ledger_path, plain).test_client()
+    login(other)
+    assert "县平台已确认" not in other.get("/staff").text
 
 
 def test_session_cookie_is_httponly_strict_and_secure(client: FlaskClient) -> None:

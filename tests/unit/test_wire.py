@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from kiosk.uplink.outbox import id_runs
 from kiosk.uplink.wire import (
     RECEIPT_MAX_BYTES,
     RECEIPT_MAX_RANGES,
@@ -118,3 +119,18 @@ def test_payload_refuses_what_could_not_be_parsed_back() -> None:
         receipt_payload("k-01", 3, [(9, 5)], NOW)
     with pytest.raises(ReceiptError, match="time zone"):
         receipt_payload("k-01", 3, [], datetime(2026, 12, 1))
+
+
+@pytest.mark.parametrize(
+    ("ids", "runs"),
+    [
+        ([], []),
+        ([5], [(5, 5)]),
+        ([1, 2, 3], [(1, 3)]),
+        ([3, 1, 2, 7, 8], [(1, 3), (7, 8)]),
+        ([10, 12, 14], [(10, 10), (12, 12), (14, 14)]),
+        ([4, 4, 5], [(4, 5)]),
+    ],
+)
+def test_acknowledged_ids_are_deleted_in_runs(ids: list[int], runs: list[tuple[int, int]]) -> None:
+    assert id_runs(ids) == runs
