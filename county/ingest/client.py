@@ -49,7 +49,14 @@ class Lost:
     reason: str
 
 
-Event = Received | Connected | Lost
+@dataclass(frozen=True)
+class Subscribed:
+    """The broker answered the SUBSCRIBE; ``refused`` lists filters it did not grant."""
+
+    refused: tuple[str, ...]
+
+
+Event = Received | Connected | Lost | Subscribed
 
 
 def subscriptions(broker: BrokerSection) -> list[str]:
@@ -101,6 +108,11 @@ def make_client(
     def on_message(_c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
         events.put(Received(msg.topic, bytes(msg.payload), msg.mid, msg.qos, generation[0]))
 
+    def on_subscribe(_c: mqtt.Client, _u: Any, _mid: int, codes: list[ReasonCode], _p: Any) -> None:
+        refused = tuple(c.getName() for c in codes if c.is_failure)
+        events.put(Subscribed(refused))
+
+    client.on_subscribe = on_subscribe
     client.on_connect = on_connect
     client.on_connect_fail = on_connect_fail
     client.on_disconnect = on_disconnect

@@ -25,6 +25,7 @@ from county.ingest.client import (
     Event,
     Lost,
     Received,
+    Subscribed,
     connect_properties,
     make_client,
     subscribe,
@@ -45,6 +46,7 @@ class IngestStats:
     """Counters for logs, tests and the benchmark."""
 
     connected: bool = False
+    subscribed: bool = False
     received: int = 0
     committed: int = 0
     acked: int = 0
@@ -177,10 +179,16 @@ class Ingest:
                 self._generation = event.generation
                 subscribe(client, self._cfg.broker)
                 logger.info("ingest connected (session present: %s)", event.session_present)
-                self._note(connected=True)
+                self._note(connected=True, subscribed=False)
+            elif isinstance(event, Subscribed):
+                if event.refused:
+                    logger.error("broker refused the subscriptions: %s", ", ".join(event.refused))
+                    self._note(last_error=f"subscriptions refused: {', '.join(event.refused)}")
+                else:
+                    self._note(subscribed=True)
             elif isinstance(event, Lost):
                 logger.warning("ingest broker connection: %s", event.reason)
-                self._note(connected=False, last_error=event.reason)
+                self._note(connected=False, subscribed=False, last_error=event.reason)
         if received:
             self._count(received=received)
 
