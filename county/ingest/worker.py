@@ -23,6 +23,7 @@ from county.ingest.classify import build_batch, quarantined
 from county.ingest.client import (
     Connected,
     Event,
+    Generation,
     Lost,
     Received,
     Subscribed,
@@ -73,7 +74,7 @@ class Ingest:
         # owned by the worker thread
         self._inbox: list[Received] = []
         self._first_at = 0.0
-        self._generation = 0
+        self._generation = Generation()
         self._retry_at = 0.0
         self._backoff = 0.0
         self._receipts = ReceiptSchedule(config.ingest.receipt_interval_s)
@@ -83,7 +84,7 @@ class Ingest:
         """Read the broker password, then start the thread (``ConfigError`` if unreadable)."""
         b = self._cfg.broker
         password = read_secret("broker.password", b.password_file, b.password_credential)
-        self._client = make_client(b, self._events, password)
+        self._client = make_client(b, self._events, password, self._generation)
         self._thread = threading.Thread(target=self._run, name="ingest")
         self._thread.start()
 
@@ -176,7 +177,6 @@ class Ingest:
                 self._inbox.append(event)
                 received += 1
             elif isinstance(event, Connected):
-                self._generation = event.generation
                 subscribe(client, self._cfg.broker)
                 logger.info("ingest connected (session present: %s)", event.session_present)
                 self._note(connected=True, subscribed=False)
@@ -216,7 +216,9 @@ class Ingest:
         self._backoff = 0.0
         acked = 0
         for msg in messages:
-            if msg.generation == self._generation:  # else the broker sends it again
+            # only on the connection that delivered it: after a reconnect the broker sends the
+            # message again (and the store drops the repeat)
+            if msg.generation == self._generation.current:
                 client.ack(msg.mid, msg.qos)
                 acked += 1
         del self._inbox[: len(messages)]
