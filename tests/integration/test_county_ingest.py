@@ -20,8 +20,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 from county.config import Config
 from county.ingest.worker import Ingest
 from county.store import open_store
+from kiosk.storage import OutboxStatus
 from kiosk.uplink.localbroker import LocalBroker
-from kiosk.uplink.wire import Receipt, parse_receipt
+from kiosk.uplink.wire import Receipt, parse_receipt, state_payload, status_payload
 from tests.county_support import (
     county_cmd,
     county_config,
@@ -135,6 +136,8 @@ def test_gaps_are_reported_in_the_receipt_and_county_kiosks(
     )
     config = county_config(tmp_path, broker.port, sqlite_url(db))
     with ingesting(config) as worker, mqtt_client(broker.port) as kiosk:
+        publish(kiosk, "k-001", "status", status_payload(True, "k-001", "fanzhuang"))
+        publish(kiosk, "k-001", "state", state_payload(OutboxStatus(4, 2.5, 0)))
         for seq in (1, 2, 3, 6, 7, 10):
             publish(kiosk, "k-001", "entries", entry("k-001", seq).entry_message())
         assert wait_until(lambda: worker.stats().committed == 6)
@@ -151,6 +154,7 @@ def test_gaps_are_reported_in_the_receipt_and_county_kiosks(
     assert line["kiosk"] == "k-001" and line["site"] == "fanzhuang"
     assert (line["last_seq"], line["confirmed_seq"]) == (10, 3)
     assert line["missing"] == [[4, 5], [8, 9]]
+    assert line["online"] is True and line["backlog"] == 4 and line["last_seen"]
     assert set(line) == {"kiosk", "site", "online", "last_seen", "last_seq", "confirmed_seq",
                          "missing", "backlog"}  # fmt: skip
 
