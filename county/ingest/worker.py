@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 import paho.mqtt.client as mqtt
 
 from county.config import Config, read_secret
-from county.ingest.classify import build_batch, quarantined
+from county.ingest.classify import commit
 from county.ingest.client import (
     Connected,
     Event,
@@ -32,7 +32,7 @@ from county.ingest.client import (
     subscribe,
 )
 from county.ingest.receipts import ReceiptSchedule
-from county.store import Batch, Store, StoreError, StoreRejected
+from county.store import Store, StoreError
 from kiosk.uplink.wire import Topics, receipt_payload
 
 logger = logging.getLogger(__name__)
@@ -200,9 +200,8 @@ class Ingest:
         if not (full or stopping or now - self._first_at >= c.batch_ms / 1000):
             return
         messages = self._inbox[: c.batch_rows]
-        batch = build_batch(self._cfg.broker.topic_prefix, messages, c)
         try:
-            self._write(batch, messages)
+            batch = commit(self._store, self._cfg.broker.topic_prefix, messages, c)
         except StoreError as exc:
             self._backoff = min(max(0.1, self._backoff * 2), c.retry_max_s)
             self._retry_at = now + self._backoff
@@ -229,29 +228,6 @@ class Ingest:
             quarantined=len(batch.quarantine),
             acked=acked,
             batches=1,
-        )
-
-    def _write(self, batch: Batch, messages: list[Received]) -> None:
-        """Commit the batch; if the database refuses its content, commit message by message."""
-        try:
-            self._store.write(batch, datetime.now(UTC))
-            return
-        except StoreRejected as exc:
-            logger.warning("batch refused (%s); writing its %d messages one by one",
-                           exc, len(messages))  # fmt: skip
-        c = self._cfg.ingest
-        for msg in messages:
-            single = build_batch(self._cfg.broker.topic_prefix, [msg], c)
-            try:
-                self._store.write(single, datetime.now(UTC))
-            except StoreRejected as exc:
-                kiosk = msg.topic.split("/")[-2] if msg.topic.count("/") >= 2 else None
-                bad = quarantined(msg, kiosk, "store.rejected", str(exc)[:500],
-                                  c.quarantine_keep_bytes)  # fmt: skip
-                self._store.write(Batch(quarantine=[bad]), datetime.now(UTC))
-        batch.entries.clear()  # receipts: the single writes above already moved the runs
-        batch.entries.extend(
-            e for m in messages for e in build_batch(self._cfg.broker.topic_prefix, [m], c).entries
         )
 
     def _send_receipts(self, client: mqtt.Client, now: float) -> None:
