@@ -155,6 +155,17 @@ class Ledger:
         except sqlite3.Error as exc:
             raise storage_error(exc, self.path, "reading the outbox") from exc
 
+    def has_pending(self) -> bool:
+        """Whether any outbox row still waits for the broker (parked rows do not wait); one
+        look at the ready index, cheap enough to poll."""
+        try:
+            row = self._db.execute(
+                "SELECT EXISTS (SELECT 1 FROM outbox WHERE parked_at IS NULL)"
+            ).fetchone()
+        except sqlite3.Error as exc:
+            raise storage_error(exc, self.path, "reading the outbox") from exc
+        return bool(row[0])
+
     def purge(
         self, retention_days: int, now: datetime | None = None, *, confirmed_only: bool = False
     ) -> int:

@@ -87,7 +87,7 @@ def wait_drained(
     """
 
     def done() -> bool:
-        if ledger.outbox_status().pending:
+        if ledger.has_pending():
             return False
         if confirm_for is None:
             return True
@@ -95,7 +95,7 @@ def wait_drained(
         return last == 0 or (confirmed is not None and confirmed >= last)
 
     while not done() and publisher.alive and time.monotonic() < deadline and not stop.is_set():
-        stop.wait(0.01)  # a count on the outbox's index: cheap
+        stop.wait(0.01)  # one look at the outbox's ready index: cheap
     return ledger.outbox_status()
 
 

@@ -215,3 +215,20 @@ def test_a_v1_ledger_gains_the_receipts_table_and_keeps_its_entries(tmp_path: Pa
     db = sqlite3.connect(path)
     assert db.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,) == (2,)
     assert db.execute("SELECT COUNT(*) FROM receipts").fetchone() == (0,)
+
+
+def test_has_pending_ignores_parked_rows(tmp_path: Path) -> None:
+    path = tmp_path / "ledger.sqlite"
+    with Ledger(path) as ledger:
+        assert not ledger.has_pending()
+        ledger.commit(_entry())
+        ledger.commit(_entry())
+        assert ledger.has_pending()
+        outbox = Outbox(path).open()
+        first, second = outbox.ready("entry", 0, 10)
+        outbox.park(first.id, "0x87 Not authorized", "cfg")
+        assert ledger.has_pending()
+        outbox.ack([second.id])
+        outbox.close()
+        assert not ledger.has_pending()
+        assert ledger.outbox_status().parked == 1
