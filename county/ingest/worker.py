@@ -177,6 +177,14 @@ class Ingest:
                 self._inbox.append(event)
                 received += 1
             elif isinstance(event, Connected):
+                if event.session_present:
+                    # the broker resends every unacknowledged message of the session: keep
+                    # one copy, so the inbox stays within Receive Maximum across reconnects
+                    before = len(self._inbox)
+                    self._inbox = [m for m in self._inbox if m.generation == event.generation]
+                    if before > len(self._inbox):
+                        logger.info("dropped %d messages the broker sends again",
+                                    before - len(self._inbox))  # fmt: skip
                 subscribe(client, self._cfg.broker)
                 logger.info("ingest connected (session present: %s)", event.session_present)
                 self._note(connected=True, subscribed=False)
