@@ -59,6 +59,7 @@ class WireWatch:
         self.published: list[int] = []
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        self._sockets: list[socket.socket] = []
 
     def __enter__(self) -> WireWatch:
         self._spawn(self._accept)
@@ -68,7 +69,13 @@ class WireWatch:
         self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
     ) -> None:
         self._stop.set()
+        try:  # wakes the blocking accept() (closing the socket alone does not on Linux)
+            self._listener.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         self._listener.close()
+        for sock in self._sockets:
+            _shut(sock)
         for thread in self._threads:
             thread.join(5)
 
@@ -89,6 +96,7 @@ class WireWatch:
                 client.close()  # broker down: the client sees a refused connection
                 continue
             upstream.settimeout(None)
+            self._sockets += [client, upstream]
             with self._lock:
                 index = len(self.max_in_flight)
                 self.max_in_flight.append(0)
@@ -124,12 +132,16 @@ class WireWatch:
         except OSError:
             pass
         finally:
-            for sock in (src, dst):
-                try:
-                    sock.shutdown(socket.SHUT_RDWR)
-                except OSError:
-                    pass
-                sock.close()
+            _shut(src)
+            _shut(dst)
+
+
+def _shut(sock: socket.socket) -> None:
+    try:
+        sock.shutdown(socket.SHUT_RDWR)
+    except OSError:
+        pass
+    sock.close()
 
 
 def _length(n: int) -> bytes:

@@ -177,6 +177,12 @@ def render(scrape: Scrape) -> str:
             "Age of the oldest pending message (0 if none).",
             box.oldest_age_s or 0.0,
         )
+        if box.confirmed_seq is not None:  # receipts on and one has arrived
+            out.gauge(
+                "kiosk_county_confirmed_seq",
+                "The county's receipt: every entry up to this seq is stored there.",
+                box.confirmed_seq,
+            )
     if scrape.counts is not None:
         out.family(
             "kiosk_entries_today",

@@ -199,22 +199,37 @@ def test_drain_against_a_default_mosquitto_stays_within_its_receive_maximum(
     more than 20 publishes unacknowledged, while the window is actually used."""
     with (
         LocalBroker(tmp_path / "broker", receive_maximum=None) as broker,
-        WireWatch(broker.port, cut_after=400) as wire,
+        WireWatch(broker.port, cut_after=250) as wire,
     ):
         config = make_config(tmp_path / "state", wire.port, uplink={"window": 32})
         with Ledger(config.ledger_path) as ledger:
-            commit(ledger, 1000)
+            commit(ledger, 600)
             with publishing(config) as publisher:
                 assert wait_until(lambda: ledger.outbox_status().pending == 0, timeout=60)
                 assert publisher.health().window == 20
     # connection 1 only learns the broker's Receive Maximum (CONNACK) and publishes nothing;
-    # connection 2 is cut after 400 publishes (paho holds hundreds more, handed over); the
+    # connection 2 is cut after 250 publishes (paho holds hundreds more, handed over); the
     # next connection starts afresh from the outbox instead of replaying all of them at once
     assert wire.published[0] == 0 and wire.max_in_flight[0] == 0
-    assert wire.published[1] == 400 and len(wire.published) >= 3
-    assert sum(wire.published) >= 1000
+    assert wire.published[1] == 250 and len(wire.published) >= 3
+    assert sum(wire.published) >= 600
     assert max(wire.max_in_flight) <= 20
     assert wire.max_in_flight[1] >= 10 and wire.max_in_flight[2] >= 10  # the pipeline is full
+
+    # the same through the command line: kiosk uplink drain exits 0 with the outbox empty
+    with (
+        LocalBroker(tmp_path / "broker", receive_maximum=None) as broker,
+        WireWatch(broker.port) as wire,
+    ):
+        with Ledger(config.ledger_path) as ledger:
+            commit(ledger, 300)
+        values = config_dict(tmp_path / "state", wire.port, uplink={"window": 32})
+        toml = write_config(tmp_path / "kiosk.toml", values)
+        result = kiosk_cmd("uplink", "drain", "--config", str(toml), "--timeout", "60")
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout)["outbox"]["pending"] == 0
+    assert wire.published[0] == 0 and sum(wire.published) >= 300
+    assert 10 <= max(wire.max_in_flight) <= 20
 
 
 ACL = """user k-001

@@ -163,6 +163,12 @@ def test_metrics_parse_with_the_prometheus_parser() -> None:
     assert samples[("kiosk_thermometer_state", (("state", "connected"),))] == 1
     assert samples[("kiosk_thermometer_state", (("state", "unplugged"),))] == 0
     assert samples[("kiosk_broker_connected", ())] == 1
+    assert ("kiosk_county_confirmed_seq", ()) not in samples  # no receipt (receipts off)
+    receipt = OutboxStatus(pending=0, oldest_age_s=None, parked=0, confirmed_seq=41)
+    assert (
+        _samples(render(_scrape(health(), outbox=receipt)))[("kiosk_county_confirmed_seq", ())]
+        == 41
+    )
     assert samples[("kiosk_screen_phase", (("phase", "decided"),))] == 1
     assert samples[("kiosk_web_login_failures_total", ())] == 4
     assert samples[("kiosk_healthy", ())] == 1
