@@ -24,6 +24,7 @@ from kiosk.storage import OutboxStatus
 from kiosk.uplink.localbroker import LocalBroker
 from kiosk.uplink.wire import Receipt, parse_receipt, state_payload, status_payload
 from tests.county_support import (
+    PrivatePostgres,
     county_cmd,
     county_config,
     county_dict,
@@ -217,3 +218,24 @@ def test_sigterm_finishes_the_batch_and_exits_0_and_nothing_unstored_is_acked(
                 worker.kill()
                 worker.communicate()
             store.close()
+
+
+def test_database_down_nothing_is_acknowledged_until_it_is_back(
+    tmp_path: Path, broker: LocalBroker
+) -> None:
+    with PrivatePostgres() as pg:
+        config = county_config(tmp_path, broker.port, pg.url, ingest={"retry_max_s": 0.5})
+        store = open_store(config)
+        store.open()  # migrated; the worker starts while the database is down
+        store.close()
+        pg.stop()
+        with ingesting(config) as worker, mqtt_client(broker.port) as kiosk:
+            for seq in range(1, 51):
+                publish(kiosk, "k-001", "entries", entry("k-001", seq).entry_message())
+            assert wait_until(lambda: worker.stats().received == 50, 10)
+            assert wait_until(lambda: worker.stats().store_errors >= 2, 10)
+            assert worker.stats().acked == 0  # not stored, not acknowledged
+            pg.start()
+            assert wait_until(lambda: worker.stats().acked == 50, 20)
+            assert store.progress(["k-001"])[0].confirmed_seq == 50
+        store.close()
