@@ -9,7 +9,7 @@ from typing import Any
 
 from county.config import Config
 from county.ingest.worker import Ingest
-from county.store import StoreError, open_store
+from county.store import open_store
 
 logger = logging.getLogger(__name__)
 
@@ -20,12 +20,7 @@ def run_ingest(config: Config, stop: threading.Event) -> int:
     A database that is down at start is not fatal: the worker keeps retrying with backoff and
     acknowledges nothing meanwhile.
     """
-    store = open_store(config)
-    try:
-        store.open()
-    except StoreError as exc:
-        logger.warning("database not ready (will retry): %s", exc)
-    worker = Ingest(config, store, stop)
+    worker = Ingest(config, open_store(config), stop)
     worker.start()
     logger.info("ingest %s started on %s:%d, database %s", config.broker.client_id,
                 config.broker.host, config.broker.port, config.database.backend)  # fmt: skip

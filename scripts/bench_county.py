@@ -162,9 +162,8 @@ def ingest_rate(broker: LocalBroker, url: str, fleet: list[list[tuple[str, bytes
     store.open()
     worker = Ingest(config, store, stop)
     worker.start()
-    while not worker.stats().connected:
+    while not worker.stats().subscribed:
         time.sleep(0.01)
-    time.sleep(0.3)  # SUBACK
     started = time.perf_counter()
     publish_fleet(broker.port, fleet)
     while worker.stats().acked < total:
@@ -237,9 +236,9 @@ def latency(
     raw = _client(broker.port, "bench-raw-latency")
     raw.on_message = lambda _c, _u, m: raw_seen.setdefault(json.loads(m.payload)["id"], time.time())
     raw.subscribe(f"$share/rawlat/{PREFIX}/kiosk/+/entries", qos=1)
-    while not worker.stats().connected:
+    while not worker.stats().subscribed:
         time.sleep(0.01)
-    time.sleep(0.5)
+    time.sleep(0.3)  # the raw subscriber's SUBACK
     pub = _client(broker.port, "bench-fleet-latency")
     sent: dict[str, float] = {}
     start = time.time()

@@ -22,7 +22,12 @@ from kiosk.uplink.localbroker import free_port
 
 #: The machine's PostgreSQL (trust auth on loopback); scripts/bootstrap.sh installs it.
 PG_ADMIN_URL = os.environ.get("COUNTY_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
+#: The newest installed PostgreSQL server binaries (Debian: /usr/lib/postgresql/<major>/bin).
+PG_BIN = max(
+    Path("/usr/lib/postgresql").glob("*/bin"),
+    key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0,
+    default=Path("/usr/lib/postgresql/15/bin"),
+)
 
 
 def _with_db(admin_url: str, name: str) -> str:

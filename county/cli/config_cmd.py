@@ -1,4 +1,4 @@
-"""``county config check FILE``: print the effective config (secrets masked) or every error."""
+"""``county config check FILE`` (the effective config or every error), ``config reference``."""
 
 from __future__ import annotations
 
@@ -6,8 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from county.config import ConfigError, load
+from county.config import Config, ConfigError, load
 from kiosk.cli import Commands, Context
+from kiosk.cli.config_cmd import reference_markdown
 from kiosk.cli.output import emit
 
 
@@ -16,6 +17,9 @@ def register(commands: Commands) -> None:
         "check", "validate a config file and print the effective config", _check
     )
     check.add_argument("file", type=Path, help="TOML config file, e.g. /etc/county/county.toml")
+    commands.group("config", "configuration tools").add(
+        "reference", "every config key with its default and meaning, as Markdown", _reference
+    )
 
 
 def _check(args: argparse.Namespace, _ctx: Context) -> int:
@@ -26,4 +30,9 @@ def _check(args: argparse.Namespace, _ctx: Context) -> int:
             print(problem, file=sys.stderr)
         return 1
     emit(config.describe())
+    return 0
+
+
+def _reference(_args: argparse.Namespace, _ctx: Context) -> int:
+    sys.stdout.write(reference_markdown(Config))
     return 0

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from county.app import run_ingest
@@ -26,11 +28,17 @@ def _ingest(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def _kiosks(args: argparse.Namespace, _ctx: Context) -> int:
-    store = open_store(load(args.config))
+    config = load(args.config)
+    store = open_store(config)
     store.open()
     try:
-        for row in store.kiosks():
-            emit(row.to_dict())
+        rows = store.kiosks()
     finally:
         store.close()
+    horizon = datetime.now(UTC) - timedelta(seconds=config.ingest.offline_after_s)
+    for row in rows:
+        # online: its last availability document said so and it was heard from recently
+        # (a kiosk refreshes its retained state every 30 s)
+        heard = row.last_seen is not None and row.last_seen >= horizon
+        emit(replace(row, online=row.online and heard).to_dict())
     return 0

@@ -49,7 +49,14 @@ class Lost:
     reason: str
 
 
-Event = Received | Connected | Lost
+@dataclass(frozen=True)
+class Subscribed:
+    """The broker answered the SUBSCRIBE; ``refused`` lists filters it did not grant."""
+
+    refused: tuple[str, ...]
+
+
+Event = Received | Connected | Lost | Subscribed
 
 
 def subscriptions(broker: BrokerSection) -> list[str]:
@@ -64,8 +71,19 @@ def connect_properties(broker: BrokerSection) -> Properties:
     return props
 
 
+class Generation:
+    """How many connections the client has made; written by paho's thread in ``on_connect``,
+    read by the worker just before it acknowledges (an int read is atomic)."""
+
+    def __init__(self) -> None:
+        self.current = 0
+
+
 def make_client(
-    broker: BrokerSection, events: queue.SimpleQueue[Event], password: str | None
+    broker: BrokerSection,
+    events: queue.SimpleQueue[Event],
+    password: str | None,
+    generation: Generation,
 ) -> mqtt.Client:
     """A configured, not yet connected client with manual acknowledgements."""
     client = mqtt.Client(
@@ -80,7 +98,6 @@ def make_client(
     if broker.tls.enabled:
         client.tls_set_context(tls_context(broker.tls))
     client.reconnect_delay_set(broker.reconnect_min_s, broker.reconnect_max_s)
-    generation = [0]
 
     def on_connect(
         _c: mqtt.Client, _u: Any, flags: Any, rc: ReasonCode, _p: Properties | None
@@ -88,8 +105,8 @@ def make_client(
         if rc.is_failure:
             events.put(Lost(f"connection refused: {rc.getName()}"))
             return
-        generation[0] += 1
-        events.put(Connected(generation[0], bool(getattr(flags, "session_present", False))))
+        generation.current += 1
+        events.put(Connected(generation.current, bool(getattr(flags, "session_present", False))))
 
     def on_connect_fail(_c: mqtt.Client, _u: Any) -> None:
         cause = sys.exc_info()[1]
@@ -99,8 +116,13 @@ def make_client(
         events.put(Lost(f"disconnected: {rc.getName()}"))
 
     def on_message(_c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
-        events.put(Received(msg.topic, bytes(msg.payload), msg.mid, msg.qos, generation[0]))
+        events.put(Received(msg.topic, bytes(msg.payload), msg.mid, msg.qos, generation.current))
 
+    def on_subscribe(_c: mqtt.Client, _u: Any, _mid: int, codes: list[ReasonCode], _p: Any) -> None:
+        refused = tuple(c.getName() for c in codes if c.is_failure)
+        events.put(Subscribed(refused))
+
+    client.on_subscribe = on_subscribe
     client.on_connect = on_connect
     client.on_connect_fail = on_connect_fail
     client.on_disconnect = on_disconnect

@@ -19,18 +19,20 @@ from datetime import UTC, datetime
 import paho.mqtt.client as mqtt
 
 from county.config import Config, read_secret
-from county.ingest.classify import build_batch, quarantined
+from county.ingest.classify import commit
 from county.ingest.client import (
     Connected,
     Event,
+    Generation,
     Lost,
     Received,
+    Subscribed,
     connect_properties,
     make_client,
     subscribe,
 )
 from county.ingest.receipts import ReceiptSchedule
-from county.store import Batch, Store, StoreError, StoreRejected
+from county.store import Store, StoreError
 from kiosk.uplink.wire import Topics, receipt_payload
 
 logger = logging.getLogger(__name__)
@@ -45,6 +47,7 @@ class IngestStats:
     """Counters for logs, tests and the benchmark."""
 
     connected: bool = False
+    subscribed: bool = False
     received: int = 0
     committed: int = 0
     acked: int = 0
@@ -71,7 +74,7 @@ class Ingest:
         # owned by the worker thread
         self._inbox: list[Received] = []
         self._first_at = 0.0
-        self._generation = 0
+        self._generation = Generation()
         self._retry_at = 0.0
         self._backoff = 0.0
         self._receipts = ReceiptSchedule(config.ingest.receipt_interval_s)
@@ -81,7 +84,7 @@ class Ingest:
         """Read the broker password, then start the thread (``ConfigError`` if unreadable)."""
         b = self._cfg.broker
         password = read_secret("broker.password", b.password_file, b.password_credential)
-        self._client = make_client(b, self._events, password)
+        self._client = make_client(b, self._events, password, self._generation)
         self._thread = threading.Thread(target=self._run, name="ingest")
         self._thread.start()
 
@@ -120,6 +123,11 @@ class Ingest:
             b.host, b.port, b.keepalive_s, clean_start=False, properties=connect_properties(b)
         )
         client.loop_start()
+        try:
+            self._store.open()  # in this thread: the store belongs to the thread that uses it
+        except StoreError as exc:
+            logger.warning("database not ready (will retry): %s", exc)
+            self._note(last_error=str(exc))
         stop_deadline: float | None = None
         try:
             while True:
@@ -169,13 +177,26 @@ class Ingest:
                 self._inbox.append(event)
                 received += 1
             elif isinstance(event, Connected):
-                self._generation = event.generation
+                if event.session_present:
+                    # the broker resends every unacknowledged message of the session: keep
+                    # one copy, so the inbox stays within Receive Maximum across reconnects
+                    before = len(self._inbox)
+                    self._inbox = [m for m in self._inbox if m.generation == event.generation]
+                    if before > len(self._inbox):
+                        logger.info("dropped %d messages the broker sends again",
+                                    before - len(self._inbox))  # fmt: skip
                 subscribe(client, self._cfg.broker)
                 logger.info("ingest connected (session present: %s)", event.session_present)
-                self._note(connected=True)
+                self._note(connected=True, subscribed=False)
+            elif isinstance(event, Subscribed):
+                if event.refused:
+                    logger.error("broker refused the subscriptions: %s", ", ".join(event.refused))
+                    self._note(last_error=f"subscriptions refused: {', '.join(event.refused)}")
+                else:
+                    self._note(subscribed=True)
             elif isinstance(event, Lost):
                 logger.warning("ingest broker connection: %s", event.reason)
-                self._note(connected=False, last_error=event.reason)
+                self._note(connected=False, subscribed=False, last_error=event.reason)
         if received:
             self._count(received=received)
 
@@ -187,9 +208,8 @@ class Ingest:
         if not (full or stopping or now - self._first_at >= c.batch_ms / 1000):
             return
         messages = self._inbox[: c.batch_rows]
-        batch = build_batch(self._cfg.broker.topic_prefix, messages, c)
         try:
-            self._write(batch, messages)
+            batch = commit(self._store, self._cfg.broker.topic_prefix, messages, c)
         except StoreError as exc:
             self._backoff = min(max(0.1, self._backoff * 2), c.retry_max_s)
             self._retry_at = now + self._backoff
@@ -203,7 +223,9 @@ class Ingest:
         self._backoff = 0.0
         acked = 0
         for msg in messages:
-            if msg.generation == self._generation:  # else the broker sends it again
+            # only on the connection that delivered it: after a reconnect the broker sends the
+            # message again (and the store drops the repeat)
+            if msg.generation == self._generation.current:
                 client.ack(msg.mid, msg.qos)
                 acked += 1
         del self._inbox[: len(messages)]
@@ -214,29 +236,6 @@ class Ingest:
             quarantined=len(batch.quarantine),
             acked=acked,
             batches=1,
-        )
-
-    def _write(self, batch: Batch, messages: list[Received]) -> None:
-        """Commit the batch; if the database refuses its content, commit message by message."""
-        try:
-            self._store.write(batch, datetime.now(UTC))
-            return
-        except StoreRejected as exc:
-            logger.warning("batch refused (%s); writing its %d messages one by one",
-                           exc, len(messages))  # fmt: skip
-        c = self._cfg.ingest
-        for msg in messages:
-            single = build_batch(self._cfg.broker.topic_prefix, [msg], c)
-            try:
-                self._store.write(single, datetime.now(UTC))
-            except StoreRejected as exc:
-                kiosk = msg.topic.split("/")[-2] if msg.topic.count("/") >= 2 else None
-                bad = quarantined(msg, kiosk, "store.rejected", str(exc)[:500],
-                                  c.quarantine_keep_bytes)  # fmt: skip
-                self._store.write(Batch(quarantine=[bad]), datetime.now(UTC))
-        batch.entries.clear()  # receipts: the single writes above already moved the runs
-        batch.entries.extend(
-            e for m in messages for e in build_batch(self._cfg.broker.topic_prefix, [m], c).entries
         )
 
     def _send_receipts(self, client: mqtt.Client, now: float) -> None:

@@ -41,11 +41,11 @@ def _check(args: argparse.Namespace, _ctx: Context) -> int:
     return 0
 
 
-def reference_markdown() -> str:
-    """The key tables of docs/configuration.md, generated from the schema."""
+def reference_markdown(schema: type = Config) -> str:
+    """The key tables of docs/configuration.md (or another service's), generated from the schema."""
     out: list[str] = []
     table = None
-    for section, key, default, doc in reference(Config):
+    for section, key, default, doc in reference(schema):
         if section != table:
             table = section
             out += [

@@ -51,7 +51,8 @@ class LocalBroker:
     Keeps the same port across ``kill()``/``start()`` so clients reconnect to it. Persistence
     is on with a one-second autosave (mosquitto's default of 30 minutes loses acknowledged
     messages on SIGKILL); ``save_every_change`` saves after every change instead, for tests
-    that SIGKILL the broker. ``receive_maximum`` (0 = unlimited) is mosquitto's
+    that SIGKILL the broker, and a long ``autosave_s`` keeps what arrives unsaved until a clean
+    stop, for tests of what a SIGKILL loses. ``receive_maximum`` (0 = unlimited) is mosquitto's
     ``max_inflight_messages``, advertised to clients as Receive Maximum; None leaves
     mosquitto's default (20), as a plain installation has. Use as a context manager or call
     ``stop()``.
@@ -68,6 +69,7 @@ class LocalBroker:
         max_queued_messages: int = 100_000,
         receive_maximum: int | None = 0,
         save_every_change: bool = False,
+        autosave_s: int = 1,
     ) -> None:
         self.workdir = workdir
         self.port = port or free_port()
@@ -77,6 +79,7 @@ class LocalBroker:
         self._max_queued = max_queued_messages
         self._receive_maximum = receive_maximum
         self._save_every_change = save_every_change
+        self._autosave_s = autosave_s
         self._proc: subprocess.Popen[bytes] | None = None
 
     @property
@@ -91,7 +94,7 @@ class LocalBroker:
             f"listener {self.port} 127.0.0.1",
             "persistence true",
             f"persistence_location {data}/",
-            "autosave_interval 1",
+            f"autosave_interval {self._autosave_s}",
             f"autosave_on_changes {'true' if self._save_every_change else 'false'}",
             f"max_queued_messages {self._max_queued}",
             f"log_dest file {self.log_path}",

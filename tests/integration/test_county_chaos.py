@@ -58,32 +58,44 @@ class Worker:
         return self.proc.returncode
 
 
+class Fleet:
+    """The kiosks' ledgers and the threads committing to them."""
+
+    def __init__(self) -> None:
+        self.ledgers: list[Path] = []
+        self.threads: list[threading.Thread] = []
+
+    def join(self) -> None:
+        """Wait until every kiosk has committed all its entries (publishers keep running)."""
+        for t in self.threads:
+            t.join(120)
+
+
 @contextmanager
-def kiosk_fleet(tmp_path: Path, port: int) -> Iterator[list[Path]]:
-    """Ten kiosks, each committing to its own ledger while its real uplink publishes."""
+def kiosk_fleet(tmp_path: Path, port: int) -> Iterator[Fleet]:
+    """Ten kiosks, each committing to its own ledger while its real uplink (with receipts)
+    publishes; the uplinks run until the block ends."""
     stop = threading.Event()
-    ledgers = []
+    fleet = Fleet()
     with ExitStack() as stack:
-        threads = []
         for n in range(1, KIOSKS + 1):
             config = make_config(
                 tmp_path / f"kiosk-{n}", port,
                 kiosk={"id": f"k-{n:03d}"},
-                uplink={"reconnect_min_s": 1, "reconnect_max_s": 1},
+                uplink={"reconnect_min_s": 1, "reconnect_max_s": 1, "receipts": True,
+                        "resend_after_s": 2},
             )  # fmt: skip
             publisher = stack.enter_context(publishing(config))
-            ledgers.append(config.ledger_path)
+            fleet.ledgers.append(config.ledger_path)
             args = (config.ledger_path, config.kiosk.id, publisher, stop)
-            threads.append(threading.Thread(target=_commit, args=args))
-        for t in threads:
+            fleet.threads.append(threading.Thread(target=_commit, args=args))
+        for t in fleet.threads:
             t.start()
         try:
-            yield ledgers
-            for t in threads:
-                t.join(120)
+            yield fleet
         finally:
             stop.set()
-            for t in threads:
+            for t in fleet.threads:
                 t.join()
 
 
@@ -135,7 +147,7 @@ def _run_chaos(
         store = open_store(config)
         store.open()  # migrated before traffic, so both workers start on the same schema
         started = time.monotonic()
-        with kiosk_fleet(tmp_path, broker.port) as ledgers:
+        with kiosk_fleet(tmp_path, broker.port) as fleet:
             at = started
             for action in [
                 workers[0].kill_and_restart,
@@ -151,24 +163,30 @@ def _run_chaos(
                 action()
                 name = getattr(action, "__qualname__", str(action))
                 report(f"county chaos {label}: {name} at {time.monotonic() - started:.1f} s")
-        ids, last = _ledger_ids(ledgers)
-        assert len(ids) == KIOSKS * PER_KIOSK
+            fleet.join()
+            ids, last = _ledger_ids(fleet.ledgers)
+            assert len(ids) == KIOSKS * PER_KIOSK
 
-        def confirmed() -> bool:
-            try:
-                got = store.progress(sorted(last))
-            except StoreError:  # this reader's connection did not survive the restart
-                return False
-            return all(p.confirmed_seq == last[p.kiosk] and not p.missing for p in got)
+            def confirmed() -> bool:
+                try:
+                    got = store.progress(sorted(last))
+                except StoreError:  # this reader's connection did not survive the restart
+                    return False
+                return all(p.confirmed_seq == last[p.kiosk] and not p.missing for p in got)
 
-        assert wait_until(confirmed, 60), [p for p in store.progress(sorted(last)) if p.missing]
-        stored = [r[0] for r in rows()]
-        assert len(stored) == len(set(stored)) == KIOSKS * PER_KIOSK  # 0 duplicates
-        assert set(stored) == ids  # 0 missing
-        for w in workers:
-            assert w.stop() == 0
-        took = time.monotonic() - started
-        report(f"county chaos {label}: {len(stored)} entries exactly once in {took:.1f} s")
+            settled = wait_until(confirmed, 60)
+            assert settled, [
+                (p, last[p.kiosk])
+                for p in store.progress(sorted(last))
+                if p.missing or p.confirmed_seq != last[p.kiosk]
+            ]
+            stored = [r[0] for r in rows()]
+            assert len(stored) == len(set(stored)) == KIOSKS * PER_KIOSK  # 0 duplicates
+            assert set(stored) == ids  # 0 missing
+            for w in workers:
+                assert w.stop() == 0
+            took = time.monotonic() - started
+            report(f"county chaos {label}: {len(stored)} entries exactly once in {took:.1f} s")
         store.close()
     finally:
         for w in workers:

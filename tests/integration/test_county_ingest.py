@@ -20,9 +20,11 @@ from paho.mqtt.enums import CallbackAPIVersion
 from county.config import Config
 from county.ingest.worker import Ingest
 from county.store import open_store
+from kiosk.storage import OutboxStatus
 from kiosk.uplink.localbroker import LocalBroker
-from kiosk.uplink.wire import Receipt, parse_receipt
+from kiosk.uplink.wire import Receipt, parse_receipt, state_payload, status_payload
 from tests.county_support import (
+    PrivatePostgres,
     county_cmd,
     county_config,
     county_dict,
@@ -45,7 +47,7 @@ def ingesting(config: Config) -> Iterator[Ingest]:
     worker = Ingest(config, open_store(config), stop)
     worker.start()
     try:
-        assert wait_until(lambda: worker.stats().connected, 10)
+        assert wait_until(lambda: worker.stats().subscribed, 10)
         yield worker
     finally:
         stop.set()
@@ -106,7 +108,6 @@ def test_bad_input_goes_to_quarantine_and_the_valid_stream_all_arrives(
     ]
     good = [entry("k-001", seq) for seq in range(1, 61)]
     with ingesting(config) as worker, mqtt_client(broker.port) as kiosk:
-        wait_until(lambda: False, 0.3)  # the worker's SUBSCRIBE follows its CONNACK
         for i, e in enumerate(good):
             publish(kiosk, "k-001", "entries", e.entry_message())
             if i % 10 == 5:
@@ -136,7 +137,8 @@ def test_gaps_are_reported_in_the_receipt_and_county_kiosks(
     )
     config = county_config(tmp_path, broker.port, sqlite_url(db))
     with ingesting(config) as worker, mqtt_client(broker.port) as kiosk:
-        wait_until(lambda: False, 0.3)
+        publish(kiosk, "k-001", "status", status_payload(True, "k-001", "fanzhuang"))
+        publish(kiosk, "k-001", "state", state_payload(OutboxStatus(4, 2.5, 0)))
         for seq in (1, 2, 3, 6, 7, 10):
             publish(kiosk, "k-001", "entries", entry("k-001", seq).entry_message())
         assert wait_until(lambda: worker.stats().committed == 6)
@@ -153,6 +155,7 @@ def test_gaps_are_reported_in_the_receipt_and_county_kiosks(
     assert line["kiosk"] == "k-001" and line["site"] == "fanzhuang"
     assert (line["last_seq"], line["confirmed_seq"]) == (10, 3)
     assert line["missing"] == [[4, 5], [8, 9]]
+    assert line["online"] is True and line["backlog"] == 4 and line["last_seen"]
     assert set(line) == {"kiosk", "site", "online", "last_seen", "last_seq", "confirmed_seq",
                          "missing", "backlog"}  # fmt: skip
 
@@ -215,3 +218,24 @@ def test_sigterm_finishes_the_batch_and_exits_0_and_nothing_unstored_is_acked(
                 worker.kill()
                 worker.communicate()
             store.close()
+
+
+def test_database_down_nothing_is_acknowledged_until_it_is_back(
+    tmp_path: Path, broker: LocalBroker
+) -> None:
+    with PrivatePostgres() as pg:
+        config = county_config(tmp_path, broker.port, pg.url, ingest={"retry_max_s": 0.5})
+        store = open_store(config)
+        store.open()  # migrated; the worker starts while the database is down
+        store.close()
+        pg.stop()
+        with ingesting(config) as worker, mqtt_client(broker.port) as kiosk:
+            for seq in range(1, 51):
+                publish(kiosk, "k-001", "entries", entry("k-001", seq).entry_message())
+            assert wait_until(lambda: worker.stats().received == 50, 10)
+            assert wait_until(lambda: worker.stats().store_errors >= 2, 10)
+            assert worker.stats().acked == 0  # not stored, not acknowledged
+            pg.start()
+            assert wait_until(lambda: worker.stats().acked == 50, 20)
+            assert store.progress(["k-001"])[0].confirmed_seq == 50
+        store.close()

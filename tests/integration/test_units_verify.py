@@ -21,6 +21,7 @@ def substituted(unit: Path, into: Path) -> Path:
     kiosk = Path(sys.executable).parent / "kiosk"
     text = unit.read_text(encoding="utf-8")
     text = text.replace("/opt/kiosk/venv/bin/kiosk", str(kiosk))
+    text = text.replace("/opt/county/venv/bin/county", str(kiosk.parent / "county"))
     text = text.replace("/usr/bin/cage", shutil.which("true") or "/bin/true")
     copy = into / unit.name
     copy.write_text(text, encoding="utf-8")
@@ -28,7 +29,9 @@ def substituted(unit: Path, into: Path) -> Path:
 
 
 @pytest.mark.skipif(ANALYZE is None, reason="systemd-analyze is not installed")
-@pytest.mark.parametrize("name", ["kiosk.service", "kiosk-screen.service"])
+@pytest.mark.parametrize(
+    "name", ["kiosk.service", "kiosk-screen.service", "county-ingest@.service"]
+)
 def test_systemd_analyze_verify_is_silent(tmp_path: Path, name: str) -> None:
     assert ANALYZE is not None
     copy = substituted(ROOT / "systemd" / name, tmp_path)

@@ -53,3 +53,10 @@ def test_errors_name_key_and_source(values: dict, environ: dict, message: str) -
         parse(values, source="test", environ=environ)
     assert message in str(caught.value)
     assert "secret" not in str(caught.value)  # a password in a URL is never echoed
+
+
+def test_example_config_is_valid() -> None:
+    config = load(Path(__file__).resolve().parents[2] / "examples" / "county.toml", environ={})
+    assert config.broker.client_id == "county-ingest-1"
+    assert config.broker.password_credential == "mqtt_password"
+    assert config.database.backend == "sqlite"
