@@ -188,7 +188,15 @@ class DemoRig:
                 "site": "demo-site",
                 "state_dir": str(self.workdir / "state"),
             },
-            "uplink": {"port": mqtt_port, "topic_prefix": "county/demo", "reconnect_max_s": 2},
+            "uplink": {
+                "port": mqtt_port,
+                "topic_prefix": "county/demo",
+                "reconnect_max_s": 2,
+                # with the county's ingest behind the broker, follow its receipts: what the
+                # broker loses in the outage is re-sent from the ledger
+                "receipts": self.county is not None,
+                "resend_after_s": 3,
+            },
             "camera": {"source": "synthetic", "fps": 10},
             "thermometer": {"protocol": "gy-mcu90614", "port": port_path, "offset_c": 0.4},
             "verify": {
