@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
@@ -42,12 +44,14 @@ def pg_database(admin_url: str = PG_ADMIN_URL) -> Iterator[str]:
 
 class PrivatePostgres:
     """A PostgreSQL instance of its own (``initdb`` in a temp dir, a free loopback port), so a
-    test may stop and restart it without touching the machine's server."""
+    test may stop and restart it without touching the machine's server. Run as user postgres
+    when the tests run as root (PostgreSQL refuses to run as root)."""
 
-    def __init__(self, workdir: Path) -> None:
-        self.dir = workdir / "pgdata"
+    def __init__(self) -> None:
+        self.workdir = Path(tempfile.mkdtemp(prefix="county-pg-"))
+        self.dir = self.workdir / "data"
         self.port = free_port()
-        self.log = workdir / "postgres.log"
+        self.log = self.workdir / "postgres.log"
 
     @property
     def url(self) -> str:
@@ -56,16 +60,20 @@ class PrivatePostgres:
     def _run(self, *args: str) -> None:
         cmd = [str(PG_BIN / args[0]), *args[1:]]
         if os.geteuid() == 0:
-            shutil.chown(self.dir.parent, "postgres")
             cmd = ["runuser", "-u", "postgres", "--", *cmd]
         subprocess.run(cmd, check=True, capture_output=True, timeout=120)
 
     def init(self) -> PrivatePostgres:
+        if os.geteuid() == 0:
+            shutil.chown(self.workdir, "postgres")
         self._run("initdb", "-D", str(self.dir), "-U", "postgres", "--auth=trust", "-E", "UTF8")
         return self.start()
 
     def start(self) -> PrivatePostgres:
-        opts = f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories={self.dir}"
+        opts = (
+            f"-p {self.port} -c listen_addresses=127.0.0.1"
+            f" -c unix_socket_directories={self.workdir} -c fsync=on -c shared_buffers=32MB"
+        )
         self._run("pg_ctl", "-D", str(self.dir), "-l", str(self.log), "-o", opts, "-w", "start")
         return self
 
@@ -84,6 +92,7 @@ class PrivatePostgres:
             self.stop("immediate")
         except subprocess.CalledProcessError:
             pass
+        shutil.rmtree(self.workdir, ignore_errors=True)
 
 
 def county_dict(
@@ -119,3 +128,24 @@ def wait_for(predicate: Any, timeout: float, interval: float = 0.1) -> bool:
             return True
         time.sleep(interval)
     return bool(predicate())
+
+
+def county_popen(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+    """``python -m county ARGS`` with its output captured."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "county", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **(env or {})},
+    )
+
+
+def county_cmd(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "county", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
