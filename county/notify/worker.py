@@ -10,6 +10,7 @@ hook sends. The queue lives in the database, so a restart loses nothing, and
 from __future__ import annotations
 
 import hashlib
+import http.client
 import logging
 import threading
 import time
@@ -213,8 +214,9 @@ class Notifier:
         try:
             status, reply = self._send(hook.url, str(data).encode(), self.config.notify.timeout_s)
             ok, why = accepted(hook.preset, status, reply)
-        except (OSError, ValueError) as exc:  # refused, reset, timed out, bad TLS
-            status, ok, why = 0, False, f"{type(exc).__name__}: {exc}"[:200]
+        # refused, reset, timed out, bad TLS; or not HTTP at all (a wrong port, a proxy's junk)
+        except (OSError, ValueError, http.client.HTTPException) as exc:
+            status, ok, why = 0, False, " ".join(f"{type(exc).__name__}: {exc}".split())[:200]
         now = self._now()
         if ok:
             self.db.execute(
