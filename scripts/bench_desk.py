@@ -32,9 +32,9 @@ from county.config import Config
 from county.config import parse as county_parse
 from county.desk.db import DeskDb
 from county.ingest.worker import Ingest
-from county.notify.hooks import load_hooks
+from county.notify.hooks import Hook
 from county.notify.receiver import WebhookReceiver
-from county.notify.worker import Notifier
+from county.notify.worker import Notifier, hook_id
 from county.store import open_store
 from kiosk.config import parse as kiosk_parse
 from kiosk.ledger import Ledger
@@ -46,9 +46,13 @@ KIOSK = "k-bench"
 TIMEOUT_S = 1.0
 
 
+#: What the notifier does in a phase: not run, send to a prompt receiver, to a slow one.
+KINDS = ("none", "prompt", "slow")
+
+
 @dataclass
 class Phase:
-    webhook: bool
+    webhook: str  # one of KINDS
     published: int = 0
     alerts: int = 0
     committed: int = 0
@@ -154,13 +158,17 @@ def run_phases(
     rounds: int = 1,
     inspect: Callable[[int, DeskDb], Any] | None = None,
 ) -> DeskRun:
-    """``rounds`` x (a phase without the notifier, a phase with it sending to a receiver that
-    takes ``slow_delay_s`` to answer); ``inspect(desk_port, desk_db)`` runs while the desk still serves,
-    after the last phase."""
+    """``rounds`` x (a phase without the notifier, one with it sending to a prompt receiver,
+    one sending to a receiver that takes ``slow_delay_s`` to answer); ``inspect(desk_port,
+    desk_db)`` runs while the desk still serves, after the last slow phase."""
     stop = threading.Event()
     phases: list[Phase] = []
-    with WebhookReceiver(delay_s=slow_delay_s) as slow:
-        config = _county(workdir, broker_port, f"{slow.url}/cgi-bin/webhook/send?key=bench")
+    with WebhookReceiver(delay_s=slow_delay_s) as slow, WebhookReceiver() as prompt:
+        hooks = {
+            kind: Hook("wecom", f"{receiver.url}/cgi-bin/webhook/send?key={kind}")
+            for kind, receiver in (("slow", slow), ("prompt", prompt))
+        }
+        config = _county(workdir, broker_port, hooks["slow"].url)
         server, _unused, desk_db = build_desk(config, stop)
         server.start()
         ingest = Ingest(config, open_store(config), stop)
@@ -184,24 +192,26 @@ def run_phases(
             time.sleep(0.3)  # the SUBSCRIBE follows the CONNACK
             with Ledger(kiosk.ledger_path) as ledger, Watcher(workdir / "county.sqlite") as w:
                 for _ in range(rounds):
-                    for webhook in (False, True):
-                        phase = Phase(webhook)
-                        if webhook:
+                    for kind in KINDS:
+                        phase = Phase(kind)
+                        if kind != "none":
                             notify_stop = threading.Event()
                             notifier = Notifier(
-                                config, DeskDb(config), load_hooks(config), notify_stop
+                                config, DeskDb(config), [hooks[kind]], notify_stop
                             ).start()
                         _publish(ledger, publisher, w, phase, entries, rate)
                         if notifier is not None:
                             alive = alive and notifier.alive
-                            if inspect is not None and webhook and len(phases) == 2 * rounds - 1:
+                            last = len(phases) == len(KINDS) * rounds - 1
+                            if inspect is not None and last:
                                 inspect(server.port, desk_db)
                             notify_stop.set()
                             notifier.join(TIMEOUT_S + 5)
                             notifier = None
                         phases.append(phase)
             timeouts = desk_db.one(
-                "SELECT count(*) FROM deliveries WHERE last_error LIKE '%timed out%'"
+                "SELECT count(*) FROM deliveries WHERE hook = ? AND last_error LIKE '%timed out%'",
+                (hook_id(hooks["slow"]),),
             )
         finally:
             kiosk_stop.set()
@@ -226,31 +236,36 @@ def _ms(seconds: float) -> str:
 
 
 def report(run: DeskRun, entries: int, rate: float, slow_delay_s: float) -> str:
-    without = Phase(False, latencies=[x for p in run.phases if not p.webhook for x in p.latencies])
-    with_ = Phase(True, latencies=[x for p in run.phases if p.webhook for x in p.latencies])
+    merged = {
+        kind: Phase(
+            kind, latencies=[x for p in run.phases if p.webhook == kind for x in p.latencies]
+        )
+        for kind in KINDS
+    }
     lines = [
         f"A kiosk's uplink publishes {entries} entries per phase at {rate:g}/s (every fourth a "
         "red-code alert) to a local mosquitto; the county ingest commits them to SQLite. Phases "
-        f"alternate ({len(run.phases) // 2} rounds) without the desk's notifier and with it "
-        f"sending every alert to a 企业微信-style receiver that answers after {slow_delay_s:g} s "
-        f"(`notify.timeout_s` = {TIMEOUT_S:g} s). Latency: kiosk ledger commit -> row visible "
-        "in the county database.",
+        f"alternate ({len(run.phases) // len(KINDS)} rounds): the desk's notifier not running, "
+        "sending every alert to a prompt 企业微信-style receiver, and sending to one that "
+        f"answers after {slow_delay_s:g} s (`notify.timeout_s` = {TIMEOUT_S:g} s). Latency: "
+        "kiosk ledger commit -> row visible in the county database.",
         "",
-        "| phase | entries committed | p50 | p95 | max |",
+        "| notifier | entries committed | p50 | p95 | max |",
         "|---|---|---|---|---|",
     ]
-    for name, phase in (("without webhook", without), ("with slow webhook", with_)):
-        total = sum(p.published for p in run.phases if p.webhook == phase.webhook)
-        committed = sum(p.committed for p in run.phases if p.webhook == phase.webhook)
+    names = {"none": "not running", "prompt": "prompt webhook", "slow": "slow webhook"}
+    for kind, phase in merged.items():
+        total = sum(p.published for p in run.phases if p.webhook == kind)
+        committed = sum(p.committed for p in run.phases if p.webhook == kind)
         lines.append(
-            f"| {name} | {committed}/{total} | {_ms(phase.quantile(0.5))} | "
+            f"| {names[kind]} | {committed}/{total} | {_ms(phase.quantile(0.5))} | "
             f"{_ms(phase.quantile(0.95))} | {_ms(max(phase.latencies))} |"
         )
-    p50 = with_.quantile(0.5) / without.quantile(0.5)
-    p95 = with_.quantile(0.95) / without.quantile(0.95)
+    base, slow = merged["none"], merged["slow"]
     lines += [
         "",
-        f"Ratio with/without: p50 {p50:.2f}, p95 {p95:.2f}. The receiver got "
+        f"Ratio slow webhook / not running: p50 {slow.quantile(0.5) / base.quantile(0.5):.2f}, "
+        f"p95 {slow.quantile(0.95) / base.quantile(0.95):.2f}. The slow receiver got "
         f"{run.receiver_requests} requests; {run.timeouts} deliveries were left timed out and "
         f"pending for a retry; the notifier stayed alive: {run.notifier_alive}.",
     ]

@@ -156,8 +156,20 @@ class Notifier:
             return cursor
         now = self._now()
         newest = cursor
-        for alert in alerts_since(self.db, cursor - LAG):
+        found = alerts_since(self.db, cursor - LAG)
+        # Only what is not queued yet is inserted: the window is read again on every poll, and
+        # an INSERT that does nothing still takes SQLite's write lock away from ingest.
+        queued = set() if not found else {
+            (str(r[0]), str(r[1])) for r in self.db.rows(
+                "SELECT alert_key, hook FROM deliveries WHERE alert_ts >= ?",
+                (found[0].received_at,),
+            )
+        }  # fmt: skip
+        for alert in found:
+            newest = max(newest, alert.received_at)
             for hook in self.hooks:
+                if (alert.key, hook_id(hook)) in queued:
+                    continue
                 added = self.db.execute(
                     "INSERT INTO deliveries (alert_key, hook, alert_ts, created_at, state, "
                     "next_at, body) VALUES (?, ?, ?, ?, 'pending', ?, ?) "
@@ -167,7 +179,6 @@ class Notifier:
                 )  # fmt: skip
                 if added:
                     self._wake.set()
-            newest = max(newest, alert.received_at)
         return newest
 
     def watch_fleet(self) -> None:
