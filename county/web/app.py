@@ -206,7 +206,8 @@ def _register_login(app: Flask, state: DeskState) -> None:
     @app.post("/login")
     def login_post() -> Response:
         client = request.remote_addr or "unknown"
-        wait = state.limiter.reserve(client, time.monotonic())  # counted before the check
+        reserved_at = time.monotonic()
+        wait = state.limiter.reserve(client, reserved_at)  # counted before the check
         if wait is not None:
             seconds = math.ceil(wait)
             text = (
@@ -221,7 +222,9 @@ def _register_login(app: Flask, state: DeskState) -> None:
         if not password or not check_password_hash(stored, password) or user is None:
             logger.warning("desk: failed login from %s", client)
             return page(("用户名或密码错误", "Wrong user name or password"), 401)
-        state.limiter.succeeded(client)
+        # Only this attempt is given back: the address's failures stay counted, or a login to
+        # one's own account between rounds of guesses would reset the limit for another's.
+        state.limiter.refund(client, reserved_at)
         state.sessions.end(session.get("sid"))
         session.clear()
         session.permanent = True

@@ -2,7 +2,8 @@
 fleet alert, an acknowledgement); the page then fetches the table again.
 
 Streams are bounded: at most ``sse_max_streams`` at once, ``sse_streams_per_client`` per
-client address, each ending after ``sse_stream_s`` (the browser reconnects).
+client address, each ending after ``sse_stream_s`` (the browser reconnects); a closed
+stream's place is free again within ``KEEPALIVE_S``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,9 @@ from county.web.app import DeskState, requires
 from kiosk.web.limiter import client_key
 
 _lock = threading.Lock()
+#: A comment this often: a client that went away fails the write, so its stream's thread and
+#: place are given back within seconds (only a write tells the server a client has gone).
+KEEPALIVE_S = 2.0
 
 
 def register(app: Flask, state: DeskState) -> None:
@@ -67,7 +71,7 @@ def register(app: Flask, state: DeskState) -> None:
                     seen = now
                     time.sleep(desk.poll_s)
                     quiet += desk.poll_s
-                    if quiet >= 15:
+                    if quiet >= KEEPALIVE_S:
                         yield ": keepalive\n\n"
                         quiet = 0.0
             finally:
