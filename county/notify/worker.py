@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 
 from county.config import Config
 from county.desk import fleet as fleet_mod
-from county.desk.alerts import alerts_since
+from county.desk.alerts import Alert, alerts_at, alerts_since
 from county.desk.db import DeskDb
 from county.notify.hooks import Hook, accepted, body
 from county.store import StoreError
@@ -32,6 +32,8 @@ logger = logging.getLogger(__name__)
 #: Alerts are looked for again this far behind the newest one seen: ingest workers stamp
 #: ``received_at`` before they commit, so a batch may appear a little "in the past".
 LAG = timedelta(seconds=120)
+#: Alerts read per query by the finder.
+PAGE = 500
 PERMANENT = {400, 401, 403, 404, 405, 410, 413, 422}
 Clock = Callable[[], datetime]
 
@@ -151,22 +153,38 @@ class Notifier:
         return max(newest, floor) if newest else floor
 
     def enqueue(self, cursor: datetime) -> datetime:
-        """Queue every alert newer than ``cursor - LAG`` on every hook; the new cursor."""
+        """Queue every alert newer than ``cursor - LAG`` on every hook; the new cursor.
+
+        Read in pages of ``PAGE``; a page that is full ends before its last arrival time,
+        and that time's alerts are read whole (one ingest batch shares one time), so a burst
+        larger than a page is queued entirely rather than read again and again."""
         if not self.hooks:
             return cursor
+        newest, after = cursor, cursor - LAG
+        while True:
+            found = alerts_since(self.db, after, PAGE)
+            full = len(found) >= PAGE
+            if full:
+                after = found[-1].received_at
+                found = [a for a in found if a.received_at < after] + alerts_at(self.db, after)
+            self._queue(found)
+            newest = max([newest, *(a.received_at for a in found)])
+            if not full:
+                return newest
+
+    def _queue(self, found: list[Alert]) -> None:
+        if not found:
+            return
         now = self._now()
-        newest = cursor
-        found = alerts_since(self.db, cursor - LAG)
         # Only what is not queued yet is inserted: the window is read again on every poll, and
         # an INSERT that does nothing still takes SQLite's write lock away from ingest.
-        queued = set() if not found else {
+        queued = {
             (str(r[0]), str(r[1])) for r in self.db.rows(
                 "SELECT alert_key, hook FROM deliveries WHERE alert_ts >= ?",
                 (found[0].received_at,),
             )
         }  # fmt: skip
         for alert in found:
-            newest = max(newest, alert.received_at)
             for hook in self.hooks:
                 if (alert.key, hook_id(hook)) in queued:
                     continue
@@ -179,7 +197,6 @@ class Notifier:
                 )  # fmt: skip
                 if added:
                     self._wake.set()
-        return newest
 
     def watch_fleet(self) -> None:
         f = self.config.fleet

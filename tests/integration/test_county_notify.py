@@ -10,7 +10,8 @@ import re
 import socket
 import threading
 import time
-from datetime import UTC, datetime
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -18,12 +19,14 @@ import pytest
 from county.desk.db import DeskDb
 from county.desk.users import add_user
 from county.notify.receiver import WebhookReceiver
+from county.notify.worker import PAGE
 from kiosk.model import Entry, Outcome
 from kiosk.uplink.localbroker import LocalBroker, free_port
 from scripts.bench_desk import run_phases
 from tests.county_support import (
     DESK_PASSWORD,
     desk_login,
+    pg_database,
     running_desk,
     sqlite_url,
     wait_for,
@@ -152,6 +155,39 @@ def test_a_robot_that_refuses_with_an_errcode_is_retried_until_it_accepts(
         assert wait_for(lambda: {s for s, _ in delivery_rows(desk.port)} == {"sent"}, 10)
         keys = [alert_key("wecom", m.doc) for m in robot.messages()]
         assert keys[-2:] == ["1", "2"] and set(keys[:-2]) == {"1"}
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield sqlite_url(tmp_path / "county.sqlite")
+    else:
+        with pg_database() as url:
+            yield url
+
+
+def test_a_burst_larger_than_a_page_is_sent_whole_and_in_order(
+    tmp_path: Path, hook_ports: dict[str, int], database: str
+) -> None:
+    """A kiosk back from a long outage sends its backlog: more alerts arrive in one ingest
+    batch (one arrival time) than the notifier reads at once; none may be left behind."""
+    notify = {**FAST_RETRY, "webhooks": _hooks({"json": hook_ports["json"]})}
+    t0 = datetime.now(UTC) - timedelta(hours=2)
+    burst = [alert(n, t0 + timedelta(seconds=n)) for n in range(1, PAGE + 201)]
+    with (
+        WebhookReceiver(port=hook_ports["json"]) as receiver,
+        running_desk(tmp_path, database, notify=notify) as desk,
+    ):
+        write_entries(desk.store, burst)
+        time.sleep(1.0)
+        late = alert(len(burst) + 1, datetime.now(UTC))
+        write_entries(desk.store, [late])
+        assert wait_for(lambda: len(receiver.received) >= len(burst) + 1, 60), len(
+            receiver.received
+        )
+        time.sleep(0.5)
+        got = [alert_key("json", m.doc) for m in receiver.messages()]
+    assert got == [e.id for e in [*burst, late]]
 
 
 class GarbageServer:
