@@ -178,12 +178,13 @@ class Notifier:
         now = self._now()
         # Only what is not queued yet is inserted: the window is read again on every poll, and
         # an INSERT that does nothing still takes SQLite's write lock away from ingest.
-        queued = {
-            (str(r[0]), str(r[1])) for r in self.db.rows(
-                "SELECT alert_key, hook FROM deliveries WHERE alert_ts >= ?",
-                (found[0].received_at,),
-            )
-        }  # fmt: skip
+        queued: set[tuple[str, str]] = set()
+        keys = [a.key for a in found]
+        for i in range(0, len(keys), PAGE):  # by the UNIQUE index; only placeholders in SQL
+            part = keys[i : i + PAGE]
+            marks = ", ".join("?" * len(part))
+            sql = f"SELECT alert_key, hook FROM deliveries WHERE alert_key IN ({marks})"  # noqa: S608
+            queued.update((str(r[0]), str(r[1])) for r in self.db.rows(sql, part))
         for alert in found:
             for hook in self.hooks:
                 if (alert.key, hook_id(hook)) in queued:
