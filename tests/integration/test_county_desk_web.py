@@ -217,6 +217,28 @@ def test_logout_ends_the_session_for_every_copy_of_the_cookie(desk: RunningDesk)
     assert desk.db.rows("SELECT id FROM audit_log") == []  # the replay traced nobody
 
 
+def test_a_hostile_login_target_is_refused_and_the_login_still_works(desk: RunningDesk) -> None:
+    for hostile in (
+        "/\r\nSet-Cookie: admin=1",
+        "//evil.example/",
+        "/\\evil.example",
+        "https://evil.example/",
+    ):
+        query = urllib.parse.quote(hostile, safe="/")
+        status, _, page = request(desk.port, "GET", f"/login?next={query}")
+        assert status == 200 and "admin=1" not in page.decode() and "evil" not in page.decode()
+        cookie, token = login_form(desk.port, "127.0.0.9")
+        form = urllib.parse.urlencode(
+            {"user": "vera", "password": DESK_PASSWORD, "csrf_token": token, "next": hostile}
+        )
+        status, headers, _ = request(
+            desk.port, "POST", "/login", source="127.0.0.9", body=form,
+            headers={"Cookie": cookie, "Content-Type": FORM},
+        )  # fmt: skip
+        assert status == 303 and headers["Location"] == "/", (hostile, headers)
+        assert "admin=1" not in str(headers)
+
+
 # -- slow, oversized and too many requests -------------------------------------------------
 
 
