@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Generator, Iterator
 
 from flask import Flask, Response, request
 
@@ -54,7 +54,7 @@ def register(app: Flask, state: DeskState) -> None:
         if not take(client):
             return Response("too many streams\n", 503, {"Retry-After": "5"}, mimetype="text/plain")
 
-        def stream() -> Iterator[str]:
+        def stream() -> Generator[str, None, None]:
             try:
                 yield "retry: 2000\n\n"
                 seen: tuple[str, ...] | None = None
@@ -76,6 +76,31 @@ def register(app: Flask, state: DeskState) -> None:
                         quiet = 0.0
             finally:
                 state.db.close()
-                give(client)
 
-        return Response(stream(), mimetype="text/event-stream", headers={"X-Accel-Buffering": "no"})
+        body = StreamBody(stream(), lambda: give(client))
+        return Response(body, mimetype="text/event-stream", headers={"X-Accel-Buffering": "no"})
+
+
+class StreamBody:
+    """The body of one ``/events`` response. ``close()``, which the WSGI server calls when the
+    response ends or the client is gone, gives the stream's place back exactly once, also
+    when the body was never iterated (a ``HEAD /events`` gets the headers only): a release
+    in the generator's ``finally`` would never run then, and the place would be lost."""
+
+    def __init__(self, body: Generator[str, None, None], release: Callable[[], None]) -> None:
+        self._body = body
+        self._release: Callable[[], None] | None = release
+        self._lock = threading.Lock()
+
+    def __iter__(self) -> Iterator[str]:
+        return self._body
+
+    def close(self) -> None:
+        with self._lock:
+            release, self._release = self._release, None
+        if release is None:
+            return
+        try:
+            self._body.close()  # ends the loop (and closes its database connection)
+        finally:
+            release()

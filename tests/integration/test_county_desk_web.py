@@ -384,6 +384,11 @@ def stream(port: int, cookie: str, source: str) -> SseClient:
 
 def test_alert_streams_are_capped_per_client_and_in_total(desk: RunningDesk) -> None:
     cookie = desk_login(desk.port, "vera", DESK_PASSWORD, source="127.0.0.20")
+    for source in ("127.0.0.20", "127.0.0.21", "127.0.0.22") * 2:  # headers only: no place kept
+        status, _, body = request(
+            desk.port, "HEAD", "/events", source=source, headers={"Cookie": cookie}
+        )
+        assert status == 200 and body == b""
     open_: list[SseClient] = []
     statuses: dict[str, list[int]] = {}
     try:
