@@ -157,6 +157,27 @@ def test_a_robot_that_refuses_with_an_errcode_is_retried_until_it_accepts(
         assert keys[-2:] == ["1", "2"] and set(keys[:-2]) == {"1"}
 
 
+def test_a_slow_receiver_holds_up_only_its_own_queue(
+    tmp_path: Path, hook_ports: dict[str, int]
+) -> None:
+    notify = {**FAST_RETRY, "webhooks": _hooks({p: hook_ports[p] for p in ("json", "wecom")})}
+    with (
+        WebhookReceiver(port=hook_ports["json"]) as prompt,
+        WebhookReceiver(port=hook_ports["wecom"], delay_s=3.0) as slow,
+        running_desk(tmp_path, sqlite_url(tmp_path / "county.sqlite"), notify=notify) as desk,
+    ):
+        written = [alert(n, datetime.now(UTC)) for n in range(1, 6)]
+        for e in written:
+            write_entries(desk.store, [e])
+        assert wait_for(lambda: len(prompt.received) == 5, 3), len(prompt.received)
+        assert [alert_key("json", m.doc) for m in prompt.messages()] == [e.id for e in written]
+        assert {alert_key("wecom", m.doc) for m in slow.messages()} == {"1"}  # still the first
+        rows = delivery_rows(desk.port)
+        states = {(cells[2].split(":")[0], state) for state, cells in rows}
+        assert states == {("json", "sent"), ("wecom", "pending")}, rows
+        assert desk.notifier.alive
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
