@@ -292,7 +292,7 @@ def test_trickled_headers_are_cut_off_while_healthz_answers(desk: RunningDesk) -
                 for src in sources}  # fmt: skip
     assert sum(admitted.values()) <= 40 and len(refused) >= 8, admitted
     assert max(closed[s] for s in sockets if s not in refused) <= REQUEST_TIMEOUT_S + 1.5
-    assert healthz and all(s == 200 and t < 1.0 for s, t in healthz), healthz
+    assert healthz and all(s == 200 and t < 2.0 for s, t in healthz), healthz
     assert desk.server.health().cut_off - cut_before >= sum(admitted.values())
     assert request(desk.port, "GET", "/healthz", source="127.0.0.13")[0] == 200  # LAN again
 
