@@ -176,6 +176,29 @@ def test_a_slow_receiver_holds_up_only_its_own_queue(
         assert desk.notifier.alive
 
 
+def test_a_silent_kiosk_reaches_the_robots_as_a_fleet_alert(
+    tmp_path: Path, hook_ports: dict[str, int]
+) -> None:
+    notify = {**FAST_RETRY, "webhooks": _hooks({"dingtalk": hook_ports["dingtalk"]})}
+    fleet = {"silent_after_s": 10, "check_every_s": 0.2}
+    with (
+        WebhookReceiver(port=hook_ports["dingtalk"]) as robot,
+        running_desk(
+            tmp_path, sqlite_url(tmp_path / "county.sqlite"), notify=notify, fleet=fleet
+        ) as desk,
+    ):
+        last_heard = datetime.now(UTC) - timedelta(seconds=30)
+        quiet = Entry.new("k-009", "garden", Outcome.PASS, ("code.green",), ts=last_heard)
+        write_entries(desk.store, [quiet.with_seq(1)], now=last_heard)
+        assert wait_for(lambda: len(robot.received) >= 1, 10)
+        [message] = robot.messages()
+        content = message.doc["text"]["content"]
+        assert message.doc["msgtype"] == "text" and "【设备失联】" in content, content
+        assert "garden" in content and "k-009" in content
+        [(state, cells)] = delivery_rows(desk.port)
+        assert state == "sent" and cells[1].startswith("fleet:"), cells
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
