@@ -70,6 +70,7 @@ class DeskRun:
     timeouts: int  # deliveries whose last attempt ran into notify.timeout_s
     notifier_alive: bool
     ingest_failed: int  # batches the store refused or could not take
+    slow_hook: str  # the slow receiver's hook id, as the desk shows it
 
 
 class Watcher:
@@ -228,6 +229,7 @@ def run_phases(
         timeouts=int(timeouts[0]) if timeouts else 0,
         notifier_alive=alive,
         ingest_failed=stats.store_errors,
+        slow_hook=hook_id(hooks["slow"]),
     )
 
 
