@@ -291,7 +291,7 @@ def test_trickled_headers_are_cut_off_while_healthz_answers(desk: RunningDesk) -
     admitted = {src: sum(1 for s, v in sockets.items() if v == src and s not in refused)
                 for src in sources}  # fmt: skip
     assert sum(admitted.values()) <= 40 and len(refused) >= 8, admitted
-    assert max(closed[s] for s in sockets if s not in refused) <= REQUEST_TIMEOUT_S + 1.5
+    assert max(closed[s] for s in sockets if s not in refused) <= REQUEST_TIMEOUT_S + 2
     assert healthz and all(s == 200 and t < 2.0 for s, t in healthz), healthz
     assert desk.server.health().cut_off - cut_before >= sum(admitted.values())
     assert request(desk.port, "GET", "/healthz", source="127.0.0.13")[0] == 200  # LAN again
@@ -319,7 +319,7 @@ def test_a_trickled_body_is_cut_off(desk: RunningDesk) -> None:
                 break
             answer += chunk
         took = time.monotonic() - started
-    assert took <= REQUEST_TIMEOUT_S + 1.5 and not answer.startswith(b"HTTP/1.1 2"), (took, answer)
+    assert took <= REQUEST_TIMEOUT_S + 2 and not answer.startswith(b"HTTP/1.1 2"), (took, answer)
     assert token  # (the form was a real one)
 
 
