@@ -8,11 +8,13 @@ It can be told to answer slowly (``delay_s``) or to refuse (``errcode`` != 0). I
 from __future__ import annotations
 
 import json
+import ssl
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 MAX_BODY = 64 * 1024
@@ -39,11 +41,13 @@ class WebhookReceiver:
         delay_s: float = 0.0,
         errcode: int = 0,
         on_message: Callable[[Received], None] | None = None,
+        tls: tuple[Path, Path] | None = None,
     ) -> None:
         self.host, self.port = host, port
         self.delay_s = delay_s
         self.errcode = errcode
         self.on_message = on_message
+        self.tls = tls  # (certificate, key) files: serve HTTPS
         self.received: list[Received] = []
         self.answered = 0
         self._lock = threading.Lock()
@@ -52,7 +56,7 @@ class WebhookReceiver:
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{'https' if self.tls else 'http'}://{self.host}:{self.port}"
 
     def start(self) -> WebhookReceiver:
         receiver = self
@@ -87,6 +91,10 @@ class WebhookReceiver:
                 pass  # quiet: the messages are what matters
 
         server = ThreadingHTTPServer((self.host, self.port), Handler)
+        if self.tls is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*self.tls)
+            server.socket = context.wrap_socket(server.socket, server_side=True)
         server.daemon_threads = True
         self.port = int(server.server_address[1])
         self._server = server

@@ -14,8 +14,6 @@ import http.client
 import logging
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -25,6 +23,7 @@ from county.desk import fleet as fleet_mod
 from county.desk.alerts import Alert, alerts_at, alerts_since
 from county.desk.db import DeskDb
 from county.notify.hooks import Hook, accepted, body
+from county.notify.send import post
 from county.store import StoreError
 
 logger = logging.getLogger(__name__)
@@ -66,18 +65,6 @@ def deliveries(db: DeskDb, limit: int = 200) -> list[Delivery]:
         Delivery(r[0], r[1], r[2], r[3], r[4], db.ts(r[5]) or datetime.min, db.ts(r[6]), r[7])
         for r in rows
     ]
-
-
-def post(url: str, data: bytes, timeout_s: float) -> tuple[int, bytes]:
-    """POST JSON; TLS certificates are verified (urllib's default context)."""
-    request = urllib.request.Request(  # noqa: S310 - http(s) only, checked by the config
-        url, data=data, method="POST", headers={"Content-Type": "application/json; charset=utf-8"}
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=timeout_s) as reply:  # noqa: S310
-            return int(reply.status), reply.read(65536)
-    except urllib.error.HTTPError as exc:
-        return int(exc.code), b""
 
 
 class Notifier:

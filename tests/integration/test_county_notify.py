@@ -10,7 +10,7 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -32,6 +32,7 @@ from tests.county_support import (
     wait_for,
     write_entries,
 )
+from tests.helpers import Pki
 
 pytestmark = pytest.mark.integration
 
@@ -199,6 +200,28 @@ def test_a_silent_kiosk_reaches_the_robots_as_a_fleet_alert(
         assert state == "sent" and cells[1].startswith("fleet:"), cells
 
 
+def test_a_receiver_with_a_certificate_nobody_trusts_gets_nothing(
+    tmp_path: Path, hook_ports: dict[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """TLS is verified: a receiver whose certificate comes from an unknown CA is refused (and
+    the desk says why) until the CA is trusted; then it gets the alert."""
+    pki = Pki(tmp_path / "pki")
+    tls = pki.issue("receiver", server=True)
+    port = hook_ports["wecom"]
+    notify = {**FAST_RETRY, "webhooks": [f"wecom https://127.0.0.1:{port}/robot/send?key=k"]}
+    with (
+        WebhookReceiver(port=port, tls=tls) as robot,
+        running_desk(tmp_path, sqlite_url(tmp_path / "county.sqlite"), notify=notify) as desk,
+    ):
+        write_entries(desk.store, [alert(1, datetime.now(UTC))])
+        refused = lambda: "CERTIFICATE_VERIFY_FAILED" in delivery_rows(desk.port)[0][1][6]  # noqa: E731
+        assert wait_for(refused, 5)
+        assert robot.received == []
+        monkeypatch.setenv("SSL_CERT_FILE", str(pki.ca_file))  # the county trusts its CA now
+        assert wait_for(lambda: delivery_rows(desk.port)[0][0] == "sent", 5)
+        assert [alert_key("wecom", m.doc) for m in robot.messages()] == ["1"]
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     if request.param == "sqlite":
@@ -232,11 +255,13 @@ def test_a_burst_larger_than_a_page_is_sent_whole_and_in_order(
     assert got == [e.id for e in [*burst, late]]
 
 
-class GarbageServer:
-    """Accepts and answers each request with bytes that are not HTTP."""
+class RawServer:
+    """Accepts connections and answers each request with ``answer(conn)``: bytes that are not
+    HTTP, or a reply trickled a byte at a time."""
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, port: int, answer: Callable[[socket.socket], None]) -> None:
         self.sock = socket.create_server(("127.0.0.1", port))
+        self.answer = answer
         self.requests = 0
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -247,33 +272,62 @@ class GarbageServer:
                 conn, _ = self.sock.accept()
             except OSError:
                 return
-            with conn:
-                conn.recv(65536)
-                self.requests += 1
-                conn.sendall(b"SSH-2.0-OpenSSH_9.2\r\n")
+            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
+
+    def _serve(self, conn: socket.socket) -> None:
+        with conn:
+            conn.recv(65536)
+            self.requests += 1
+            try:
+                self.answer(conn)
+            except OSError:
+                pass
 
     def close(self) -> None:
         self.sock.close()
 
 
-def test_a_receiver_answering_garbage_is_a_failed_attempt_with_back_off(
-    tmp_path: Path, hook_ports: dict[str, int]
+def garbage(conn: socket.socket) -> None:
+    conn.sendall(b"SSH-2.0-OpenSSH_9.2\r\n")
+
+
+def trickle_reply(conn: socket.socket) -> None:
+    """A status line, then a header byte every 0.3 s: each read completes well within the
+    socket timeout, so only a deadline for the whole attempt ends it."""
+    conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Slow: ")
+    for _ in range(200):
+        time.sleep(0.3)
+        conn.sendall(b"a")
+
+
+@pytest.mark.parametrize(
+    ("answer", "error"),
+    [
+        (garbage, "BadStatusLine"),
+        (trickle_reply, "TimeoutError: timed out: no complete reply within 1 s"),
+    ],
+)
+def test_a_receiver_answering_garbage_or_trickling_is_a_failed_attempt_with_back_off(
+    tmp_path: Path, hook_ports: dict[str, int], answer: Callable[[socket.socket], None], error: str
 ) -> None:
     notify = {**FAST_RETRY, "retry_min_s": 1.0, "retry_max_s": 8.0,
               "webhooks": _hooks({"json": hook_ports["json"]})}  # fmt: skip
-    garbage = GarbageServer(hook_ports["json"])
+    server = RawServer(hook_ports["json"], answer)
     try:
         with running_desk(tmp_path, sqlite_url(tmp_path / "county.sqlite"), notify=notify) as desk:
             write_entries(desk.store, [alert(1, datetime.now(UTC))])
-            assert wait_for(lambda: garbage.requests >= 1, 10)
-            time.sleep(3.5)  # back-off 1 s then 2 s: three tries at most, not one every poll
-            assert 2 <= garbage.requests <= 3, garbage.requests
-            assert wait_for(lambda: int(delivery_rows(desk.port)[0][1][4]) == garbage.requests, 3)
+            assert wait_for(lambda: server.requests >= 1, 10)
+            # each attempt ends within timeout_s; back-off 1 s then 2 s: not one every poll
+            assert wait_for(lambda: server.requests >= 2, 4), server.requests
+            time.sleep(1.0)
+            assert server.requests <= 3, server.requests
+            shown = lambda: int(delivery_rows(desk.port)[0][1][4]) >= server.requests  # noqa: E731
+            assert wait_for(shown, 3)
             [(state, cells)] = delivery_rows(desk.port)
-            assert state == "pending" and "BadStatusLine" in cells[6], cells
+            assert state == "pending" and error in cells[6], cells
             assert desk.notifier.alive
     finally:
-        garbage.close()
+        server.close()
 
 
 @pytest.mark.timeout(120)
