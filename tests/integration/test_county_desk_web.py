@@ -217,6 +217,19 @@ def test_logout_ends_the_session_for_every_copy_of_the_cookie(desk: RunningDesk)
     assert desk.db.rows("SELECT id FROM audit_log") == []  # the replay traced nobody
 
 
+def test_one_account_logging_in_again_and_again_ends_only_its_own_sessions(
+    desk: RunningDesk,
+) -> None:
+    """Sessions are capped per user: 70 logins of one account end that account's oldest
+    sessions, not another user's (a single capped pool would have logged everyone out)."""
+    victim = desk_login(desk.port, "hank", DESK_PASSWORD, source="127.0.0.24")
+    first = desk_login(desk.port, "vera", DESK_PASSWORD, source="127.0.0.25")
+    latest = [desk_login(desk.port, "vera", DESK_PASSWORD, source="127.0.0.25") for _ in range(70)]
+    assert request(desk.port, "GET", "/audit", headers={"Cookie": victim})[0] == 200
+    assert request(desk.port, "GET", "/", headers={"Cookie": latest[-1]})[0] == 200
+    assert request(desk.port, "GET", "/", headers={"Cookie": first})[0] == 303  # vera's oldest
+
+
 def test_a_hostile_login_target_is_refused_and_the_login_still_works(desk: RunningDesk) -> None:
     for hostile in (
         "/\r\nSet-Cookie: admin=1",
