@@ -76,6 +76,7 @@ def delivery_rows(port: int) -> list[tuple[str, list[str]]]:
     finally:
         conn.close()
     assert reply.status == 200, page[:200]
+    assert "key=k-" not in page  # a robot's key (in its URL) is never shown
     table = re.search(r'<table id="deliveries">(.*?)</table>', page, re.DOTALL)
     assert table, "no #deliveries table on the alerts page"
     rows = re.findall(r'<tr class="delivery (\w+)">(.*?)</tr>', table.group(1), re.DOTALL)
