@@ -300,7 +300,12 @@ def test_trickled_headers_are_cut_off_while_healthz_answers(desk: RunningDesk) -
     for sock in sockets:
         sock.close()
     assert len(closed) == len(sockets), "some trickling connections were never cut off"
-    refused = [s for s in sockets if answers.get(s, b"").startswith(b"HTTP/1.1 503")]
+    # refused: answered 503, or reset at once (the 503 may be lost when the server closes a
+    # socket holding unread request bytes); the admitted are cut off only at the deadline
+    refused = [
+        s for s in sockets
+        if answers.get(s, b"").startswith(b"HTTP/1.1 503") or closed[s] < REQUEST_TIMEOUT_S / 2
+    ]  # fmt: skip
     admitted = {src: sum(1 for s, v in sockets.items() if v == src and s not in refused)
                 for src in sources}  # fmt: skip
     assert sum(admitted.values()) <= 40 and len(refused) >= 8, admitted
