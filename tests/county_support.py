@@ -2,23 +2,32 @@
 
 from __future__ import annotations
 
+import http.client
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+import urllib.parse
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import psycopg
+from werkzeug.security import generate_password_hash
 
 from county.config import Config, parse
+from county.store import Batch, Store, open_store
 from kiosk.model import Entry, Outcome
 from kiosk.uplink.localbroker import free_port
+from kiosk.uplink.wire import TopicRef, parse_message
+from tests.web_support import csrf_from
 
 #: The machine's PostgreSQL (trust auth on loopback); scripts/bootstrap.sh installs it.
 PG_ADMIN_URL = os.environ.get("COUNTY_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -154,3 +163,93 @@ def county_cmd(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[s
         timeout=timeout,
         check=False,
     )
+
+
+def write_entries(store: Store, entries: list[Entry], now: datetime | None = None) -> None:
+    """Commit ``entries`` (and the alerts they raise) as ingest would: one ``Batch``."""
+    batch = Batch()
+    for e in entries:
+        batch.entries.append(parse_message(TopicRef(e.kiosk, "entries"), e.entry_message()))  # type: ignore[arg-type]
+        if e.alert_reasons:
+            alert = parse_message(TopicRef(e.kiosk, "alerts"), e.alert_message())
+            batch.alerts.append(alert)  # type: ignore[arg-type]
+    store.write(batch, now or datetime.now(UTC))
+
+
+def desk_login(port: int, user: str, password: str, source: str | None = None) -> str:
+    """Log in to the desk over plain HTTP, as a browser would; the session cookie pair."""
+    bind = None if source is None else (source, 0)
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10, source_address=bind)
+    try:
+        conn.request("GET", "/login")
+        page = conn.getresponse()
+        cookie = (page.getheader("Set-Cookie") or "").split(";", 1)[0]
+        token = csrf_from(page.read().decode())
+        form = urllib.parse.urlencode({"user": user, "password": password, "csrf_token": token})
+        headers = {"Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"}
+        conn.request("POST", "/login", body=form, headers=headers)
+        answer = conn.getresponse()
+        answer.read()
+    finally:
+        conn.close()
+    if answer.status != 303:
+        raise RuntimeError(f"desk login failed: HTTP {answer.status}")
+    return (answer.getheader("Set-Cookie") or "").split(";", 1)[0]
+
+
+DESK_PASSWORD = "correct horse battery"
+#: pbkdf2 is quicker to check than the desk's scrypt: the tests need many logins.
+DESK_PASSWORD_HASH = generate_password_hash(DESK_PASSWORD, method="pbkdf2:sha256:1000")
+DESK_USERS = (("vera", "viewer"), ("hank", "handler"), ("tina", "tracer"))
+
+
+@dataclass
+class RunningDesk:
+    """``county web``'s parts (``county.app.build_desk``) serving on a free loopback port."""
+
+    config: Config
+    store: Store
+    db: Any  # county.desk.db.DeskDb
+    server: Any  # kiosk.web.server.WebServer
+    notifier: Any  # county.notify.worker.Notifier
+    stop: threading.Event
+
+    @property
+    def port(self) -> int:
+        return int(self.server.port)
+
+
+@contextmanager
+def running_desk(
+    state_dir: Path,
+    database_url: str,
+    *,
+    start_notifier: bool = True,
+    **sections: dict[str, Any],
+) -> Iterator[RunningDesk]:
+    """The desk (and, if ``start_notifier``, its notifier) on the database at ``database_url``
+    with the users of ``DESK_USERS``; stopped and joined afterwards."""
+    from county.app import build_desk
+    from county.desk.users import add_user
+
+    desk = {"port": free_port(), "cookie_secure": False, **sections.pop("desk", {})}
+    config = county_config(state_dir, free_port(), database_url, desk=desk, **sections)
+    stop = threading.Event()
+    server, notifier, db = build_desk(config, stop)
+    for name, role in DESK_USERS:
+        add_user(db, name, role, DESK_PASSWORD, datetime.now(UTC))
+        db.execute("UPDATE desk_users SET password_hash = ? WHERE name = ?",
+                   (DESK_PASSWORD_HASH, name))  # fmt: skip
+    store = open_store(config)
+    store.open()
+    if start_notifier:
+        notifier.start()
+    server.start()
+    try:
+        yield RunningDesk(config, store, db, server, notifier, stop)
+    finally:
+        stop.set()
+        server.stop()
+        notifier.join()
+        store.close()
+        db.close()

@@ -181,13 +181,19 @@ class SseClient:
     """A plain HTTP client reading ``/events`` the way EventSource does (``data:`` lines)."""
 
     def __init__(
-        self, port: int, path: str = "/events", timeout: float = 5.0, source: str | None = None
+        self,
+        port: int,
+        path: str = "/events",
+        timeout: float = 5.0,
+        source: str | None = None,
+        cookie: str | None = None,
     ) -> None:
         bind = None if source is None else (source, 0)  # another loopback address: a LAN client
         self.conn = http.client.HTTPConnection(
             "127.0.0.1", port, timeout=timeout, source_address=bind
         )
-        self.conn.request("GET", path, headers={"Accept": "text/event-stream"})
+        headers = {"Accept": "text/event-stream", **({"Cookie": cookie} if cookie else {})}
+        self.conn.request("GET", path, headers=headers)
         self.response = self.conn.getresponse()
 
     def next_event(self) -> dict[str, Any] | None:

@@ -134,6 +134,17 @@ def alerts_since(db: DeskDb, after: datetime, limit: int = 500) -> list[Alert]:
     return found[:limit]
 
 
+def alerts_at(db: DeskDb, received_at: datetime) -> list[Alert]:
+    """Every alert received at exactly ``received_at`` (one ingest batch shares its time)."""
+    entries = db.rows(_ENTRY_ALERTS + "WHERE a.received_at = ? ORDER BY a.ts", (received_at,))
+    fleet = db.rows(
+        _FLEET_ALERTS + "WHERE f.raised_at = ? ORDER BY f.id", (FLEET_PREFIX, received_at)
+    )
+    found = [_entry_alert(db, r) for r in entries] + [_fleet_alert(db, r) for r in fleet]
+    found.sort(key=lambda a: (a.received_at, a.ts))
+    return found
+
+
 def acknowledge(db: DeskDb, key: str, who: str, note: str, now: datetime) -> bool:
     """Record that ``who`` handled alert ``key``; False if it was handled already."""
     changed = db.execute(

@@ -10,20 +10,20 @@ hook sends. The queue lives in the database, so a restart loses nothing, and
 from __future__ import annotations
 
 import hashlib
+import http.client
 import logging
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from county.config import Config
 from county.desk import fleet as fleet_mod
-from county.desk.alerts import alerts_since
+from county.desk.alerts import Alert, alerts_at, alerts_since
 from county.desk.db import DeskDb
 from county.notify.hooks import Hook, accepted, body
+from county.notify.send import post
 from county.store import StoreError
 
 logger = logging.getLogger(__name__)
@@ -31,6 +31,8 @@ logger = logging.getLogger(__name__)
 #: Alerts are looked for again this far behind the newest one seen: ingest workers stamp
 #: ``received_at`` before they commit, so a batch may appear a little "in the past".
 LAG = timedelta(seconds=120)
+#: Alerts read per query by the finder.
+PAGE = 500
 PERMANENT = {400, 401, 403, 404, 405, 410, 413, 422}
 Clock = Callable[[], datetime]
 
@@ -63,18 +65,6 @@ def deliveries(db: DeskDb, limit: int = 200) -> list[Delivery]:
         Delivery(r[0], r[1], r[2], r[3], r[4], db.ts(r[5]) or datetime.min, db.ts(r[6]), r[7])
         for r in rows
     ]
-
-
-def post(url: str, data: bytes, timeout_s: float) -> tuple[int, bytes]:
-    """POST JSON; TLS certificates are verified (urllib's default context)."""
-    request = urllib.request.Request(  # noqa: S310 - http(s) only, checked by the config
-        url, data=data, method="POST", headers={"Content-Type": "application/json; charset=utf-8"}
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=timeout_s) as reply:  # noqa: S310
-            return int(reply.status), reply.read(65536)
-    except urllib.error.HTTPError as exc:
-        return int(exc.code), b""
 
 
 class Notifier:
@@ -150,13 +140,42 @@ class Notifier:
         return max(newest, floor) if newest else floor
 
     def enqueue(self, cursor: datetime) -> datetime:
-        """Queue every alert newer than ``cursor - LAG`` on every hook; the new cursor."""
+        """Queue every alert newer than ``cursor - LAG`` on every hook; the new cursor.
+
+        Read in pages of ``PAGE``; a page that is full ends before its last arrival time,
+        and that time's alerts are read whole (one ingest batch shares one time), so a burst
+        larger than a page is queued entirely rather than read again and again."""
         if not self.hooks:
             return cursor
+        newest, after = cursor, cursor - LAG
+        while True:
+            found = alerts_since(self.db, after, PAGE)
+            full = len(found) >= PAGE
+            if full:
+                after = found[-1].received_at
+                found = [a for a in found if a.received_at < after] + alerts_at(self.db, after)
+            self._queue(found)
+            newest = max([newest, *(a.received_at for a in found)])
+            if not full:
+                return newest
+
+    def _queue(self, found: list[Alert]) -> None:
+        if not found:
+            return
         now = self._now()
-        newest = cursor
-        for alert in alerts_since(self.db, cursor - LAG):
+        # Only what is not queued yet is inserted: the window is read again on every poll, and
+        # an INSERT that does nothing still takes SQLite's write lock away from ingest.
+        queued: set[tuple[str, str]] = set()
+        keys = [a.key for a in found]
+        for i in range(0, len(keys), PAGE):  # by the UNIQUE index; only placeholders in SQL
+            part = keys[i : i + PAGE]
+            marks = ", ".join("?" * len(part))
+            sql = f"SELECT alert_key, hook FROM deliveries WHERE alert_key IN ({marks})"  # noqa: S608
+            queued.update((str(r[0]), str(r[1])) for r in self.db.rows(sql, part))
+        for alert in found:
             for hook in self.hooks:
+                if (alert.key, hook_id(hook)) in queued:
+                    continue
                 added = self.db.execute(
                     "INSERT INTO deliveries (alert_key, hook, alert_ts, created_at, state, "
                     "next_at, body) VALUES (?, ?, ?, ?, 'pending', ?, ?) "
@@ -166,8 +185,6 @@ class Notifier:
                 )  # fmt: skip
                 if added:
                     self._wake.set()
-            newest = max(newest, alert.received_at)
-        return newest
 
     def watch_fleet(self) -> None:
         f = self.config.fleet
@@ -213,8 +230,9 @@ class Notifier:
         try:
             status, reply = self._send(hook.url, str(data).encode(), self.config.notify.timeout_s)
             ok, why = accepted(hook.preset, status, reply)
-        except (OSError, ValueError) as exc:  # refused, reset, timed out, bad TLS
-            status, ok, why = 0, False, f"{type(exc).__name__}: {exc}"[:200]
+        # refused, reset, timed out, bad TLS; or not HTTP at all (a wrong port, a proxy's junk)
+        except (OSError, ValueError, http.client.HTTPException) as exc:
+            status, ok, why = 0, False, " ".join(f"{type(exc).__name__}: {exc}".split())[:200]
         now = self._now()
         if ok:
             self.db.execute(

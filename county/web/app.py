@@ -21,10 +21,9 @@ from county.desk.db import DeskDb
 from county.store import StoreError
 from county.trace import CountyKeys
 from county.web import auth, events, revoke, views
-from county.web.auth import DeskState, bilingual, lang, requires
+from county.web.auth import DeskSessions, DeskState, bilingual, lang, requires
 from kiosk.web.auth import check_csrf, csrf_token
 from kiosk.web.limiter import LoginLimiter
-from kiosk.web.sessions import StaffSessions
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +61,7 @@ def create_app(
         db=db,
         keys=keys,
         limiter=LoginLimiter(desk.login_attempts, desk.login_window_s),
-        sessions=StaffSessions(desk.session_minutes * 60.0),
+        sessions=DeskSessions(desk.session_minutes * 60.0),
     )
     if health is not None:
         state.health = health

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -32,6 +33,41 @@ F = TypeVar("F", bound=Callable[..., Any])
 _DUMMY_HASH = "scrypt:32768:8:1$dummy$" + "0" * 128
 
 
+#: Live sessions one desk user may hold (browsers, machines); the longest idle ends first.
+SESSIONS_PER_USER = 8
+
+
+class DeskSessions:
+    """Server-side sessions kept per user, so that one account logging in again and again
+    ends only its own oldest sessions, never everyone else's (one shared, capped pool would).
+    Users are the desk's own (the signed cookie names them), so the number of pools is
+    bounded by the users table. Thread-safe."""
+
+    def __init__(self, idle_s: float, per_user: int = SESSIONS_PER_USER) -> None:
+        self._idle_s = idle_s
+        self._per_user = per_user
+        self._by_user: dict[str, StaffSessions] = {}
+        self._lock = threading.Lock()
+
+    def _of(self, user: str) -> StaffSessions:
+        with self._lock:
+            pool = self._by_user.get(user)
+            if pool is None:
+                pool = StaffSessions(self._idle_s, max_sessions=self._per_user)
+                self._by_user[user] = pool
+            return pool
+
+    def begin(self, user: str, now: float) -> str:
+        return self._of(user).begin(now)
+
+    def touch(self, user: str, sid: object, now: float) -> bool:
+        return self._of(user).touch(sid, now)
+
+    def end(self, user: object, sid: object) -> None:
+        if isinstance(user, str):
+            self._of(user).end(sid)
+
+
 @dataclass
 class DeskState:
     """What the routes share; built once by ``create_app``."""
@@ -40,7 +76,7 @@ class DeskState:
     db: DeskDb
     keys: CountyKeys
     limiter: LoginLimiter
-    sessions: StaffSessions
+    sessions: DeskSessions
     health: Callable[[], dict[str, Any]] = field(default=lambda: {"ok": True})
     streams: dict[str, int] = field(default_factory=dict)
 
@@ -63,13 +99,15 @@ def bilingual(zh: str, en: str) -> Markup:
 def current_user(state: DeskState) -> User | None:
     """The logged-in user: a live server-side session and a user that still exists."""
     name = session.get("user")
-    if not isinstance(name, str) or not state.sessions.touch(session.get("sid"), time.monotonic()):
+    if not isinstance(name, str) or not state.sessions.touch(
+        name, session.get("sid"), time.monotonic()
+    ):
         if name is not None:
             session.clear()
         return None
     user = get_user(state.db, name)
     if user is None or user.role != session.get("role"):
-        state.sessions.end(session.get("sid"))
+        state.sessions.end(name, session.get("sid"))
         session.clear()
         return None
     return user
@@ -125,7 +163,8 @@ def register(app: Flask, state: DeskState) -> None:
     @app.post("/login")
     def login_post() -> Response:
         client = request.remote_addr or "unknown"
-        wait = state.limiter.reserve(client, time.monotonic())  # counted before the check
+        reserved_at = time.monotonic()
+        wait = state.limiter.reserve(client, reserved_at)  # counted before the check
         if wait is not None:
             seconds = math.ceil(wait)
             text = (
@@ -140,19 +179,22 @@ def register(app: Flask, state: DeskState) -> None:
         if not password or not check_password_hash(stored, password) or user is None:
             logger.warning("desk: failed login from %s", client)
             return page(("用户名或密码错误", "Wrong user name or password"), 401)
-        state.limiter.succeeded(client)
-        state.sessions.end(session.get("sid"))
+        # Only this attempt is given back: the address's failures stay counted, or a login to
+        # one's own account between rounds of guesses would reset the limit for another's.
+        state.limiter.refund(client, reserved_at)
+        state.sessions.end(session.get("user"), session.get("sid"))
         session.clear()
         session.permanent = True
         session["user"] = user.name
         session["role"] = user.role
-        session["sid"] = state.sessions.begin(time.monotonic())
+        session["sid"] = state.sessions.begin(user.name, time.monotonic())
         csrf_token()
         logger.info("desk: %s (%s) logged in from %s", user.name, user.role, client)
         return redirect(safe_next(request.form.get("next")), code=303)
 
     @app.post("/logout")
     def logout() -> Response:
-        state.sessions.end(session.get("sid"))  # every copy of the cookie stops working
+        # every copy of the cookie stops working
+        state.sessions.end(session.get("user"), session.get("sid"))
         session.clear()
         return redirect(url_for("login"), code=303)

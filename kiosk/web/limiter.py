@@ -66,6 +66,18 @@ class LoginLimiter:
                 self._forget(now)
             return None
 
+    def refund(self, client: str, reserved_at: float) -> None:
+        """Give back the one attempt ``reserve()`` counted at ``reserved_at`` (a login that
+        succeeded), keeping the client's failures: with several accounts, a login to one
+        must not buy more guesses at another."""
+        key = client_key(client)
+        with self._lock:
+            times = self._attempts.get(key)
+            if times is not None and reserved_at in times:
+                times.remove(reserved_at)
+                if not times:
+                    del self._attempts[key]
+
     def succeeded(self, client: str) -> None:
         with self._lock:
             self._attempts.pop(client_key(client), None)

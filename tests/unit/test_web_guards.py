@@ -26,6 +26,21 @@ def test_limiter_counts_each_attempt_before_the_check_and_releases_in_time() -> 
     assert limiter.reserve("10.0.0.2", 61.0) is None
 
 
+def test_a_refund_gives_back_one_attempt_and_keeps_the_failures() -> None:
+    limiter = LoginLimiter(attempts=3, window_s=60)
+    for t in (0.0, 1.0):  # two failures
+        assert limiter.reserve("10.0.0.4", t) is None
+    for t in (2.0, 3.0, 4.0):  # three logins that succeeded are given back
+        assert limiter.reserve("10.0.0.4", t) is None
+        limiter.refund("10.0.0.4", t)
+    assert limiter.reserve("10.0.0.4", 5.0) is None  # the third failure
+    assert limiter.reserve("10.0.0.4", 6.0) == pytest.approx(54.0)
+    limiter.refund("10.0.0.4", 6.0)  # a refused attempt was never counted: nothing to give
+    limiter.refund("10.0.0.9", 1.0)  # nor for a client never seen
+    assert limiter.reserve("10.0.0.4", 6.5) == pytest.approx(53.5)
+    assert limiter.remembered == 1
+
+
 def test_failures_from_other_addresses_never_lock_out_a_client() -> None:
     limiter = LoginLimiter(attempts=5, window_s=300)
     for i in range(4):  # twenty failures from four addresses
