@@ -1,5 +1,5 @@
 """The county's end of the demo: ingest into SQLite from the demo broker, the county desk with a
-one-off password, and a webhook receiver that prints what the desk's notifier sends.
+one-off password, and a robot-style webhook receiver whose messages the demo prints.
 
 Imported only by ``kiosk demo`` and its tests (the ``county`` package is the other end of the
 system; the kiosk itself never needs it).
@@ -15,7 +15,6 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -24,37 +23,6 @@ from kiosk.uplink.localbroker import free_port
 logger = logging.getLogger(__name__)
 
 DESK_USER = "duty"  # the demo's handler on the desk
-
-
-class _Receiver(BaseHTTPRequestHandler):
-    """A group robot stand-in: takes JSON POSTs and answers ``{"errcode": 0}``."""
-
-    server: _ReceiverServer
-
-    def do_POST(self) -> None:
-        length = min(int(self.headers.get("Content-Length", "0") or 0), 65536)
-        body = self.rfile.read(length)
-        try:
-            doc = json.loads(body)
-        except ValueError:
-            doc = {"invalid": body[:80].decode(errors="replace")}
-        self.server.received.append(doc)
-        self.server.on_message(doc)
-        reply = b'{"errcode":0,"errmsg":"ok"}'
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(reply)))
-        self.end_headers()
-        self.wfile.write(reply)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return
-
-
-class _ReceiverServer(ThreadingHTTPServer):
-    daemon_threads = True
-    received: list[dict[str, Any]]
-    on_message: Callable[[dict[str, Any]], None]
 
 
 @dataclass
@@ -69,9 +37,8 @@ class CountySide:
     config: Any = None
     _stop: threading.Event = field(default_factory=threading.Event)
     _parts: list[Any] = field(default_factory=list)
-    receiver: _ReceiverServer | None = None
+    receiver: Any = None  # county.notify.receiver.WebhookReceiver
     desk_url: str = ""
-    _serving: bool = False
 
     def build(self) -> Any:
         """Keys, config and the desk user; returns the county config (nothing started)."""
@@ -86,10 +53,10 @@ class CountySide:
             path = root / name
             path.write_text(secrets.token_hex(32))
             path.chmod(0o600)
-        self.receiver = _ReceiverServer(("127.0.0.1", 0), _Receiver)
-        self.receiver.received = []
-        self.receiver.on_message = self.on_webhook
-        hook = f"wecom http://127.0.0.1:{self.receiver.server_address[1]}/cgi-bin/webhook/send"
+        from county.notify.receiver import WebhookReceiver
+
+        self.receiver = WebhookReceiver(on_message=lambda m: self.on_webhook(m.doc)).start()
+        hook = f"wecom {self.receiver.url}/cgi-bin/webhook/send"
         self.config = parse(
             {
                 "county": {"id": "330106", "state_dir": str(root)},
@@ -132,8 +99,6 @@ class CountySide:
         from county.store import open_store
 
         assert self.config is not None and self.receiver is not None  # noqa: S101 - build()
-        threading.Thread(target=self.receiver.serve_forever, name="webhook", daemon=True).start()
-        self._serving = True
         ingest = Ingest(self.config, open_store(self.config), self._stop)
         ingest.start()
         server, notifier, _db = build_desk(self.config, self._stop)
@@ -162,6 +127,4 @@ class CountySide:
         if ingest is not None:
             ingest.join(10)
         if self.receiver is not None:
-            if self._serving:
-                self.receiver.shutdown()
-            self.receiver.server_close()
+            self.receiver.stop()
