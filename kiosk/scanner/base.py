@@ -33,6 +33,11 @@ class EndOfStream(Exception):
     """A finite source (a replay without ``loop``) has no more frames."""
 
 
+class CameraUnavailable(OSError):
+    """The camera cannot be opened: none attached, unplugged, its library missing. The text
+    says which, for the log, the status page and ``kiosk doctor``."""
+
+
 class FrameSource(Protocol):
     """A camera. ``open()`` acquires the device; ``read()`` returns the newest frame, ``None``
     when there is none right now (device gone and reconnecting, stop requested), or raises

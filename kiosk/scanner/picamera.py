@@ -6,7 +6,7 @@ import logging
 import time
 from typing import Any
 
-from kiosk.scanner.base import Frame
+from kiosk.scanner.base import CameraUnavailable, Frame
 
 logger = logging.getLogger(__name__)
 
@@ -30,19 +30,34 @@ class Picamera2Source:
         self._index = 0
 
     def open(self) -> None:
-        from picamera2 import Picamera2  # hardware library: imported only here, only on a Pi
-
-        cam = Picamera2(self._num)
-        config = cam.create_video_configuration(
-            main={"size": self._size, "format": "RGB888"},
-            controls={"FrameRate": self._fps},
-            buffer_count=4,
-            queue=False,
-        )
-        cam.configure(config)
-        if "AfMode" in cam.camera_controls:
-            cam.set_controls({"AfMode": 2})  # continuous
-        cam.start()
+        try:
+            from picamera2 import Picamera2  # hardware library: imported only here, only on a Pi
+        except ImportError as exc:
+            raise CameraUnavailable(
+                f"picamera2 is not installed ({exc}): sudo apt install python3-picamera2 "
+                "(the venv must see system packages)"
+            ) from exc
+        try:
+            cam = Picamera2(self._num)
+        except IndexError as exc:  # libcamera lists no camera with this number
+            raise CameraUnavailable(
+                f"no camera {self._num} found by libcamera (none attached, ribbon loose, "
+                "or camera_auto_detect off)"
+            ) from exc
+        try:
+            config = cam.create_video_configuration(
+                main={"size": self._size, "format": "RGB888"},
+                controls={"FrameRate": self._fps},
+                buffer_count=4,
+                queue=False,
+            )
+            cam.configure(config)
+            if "AfMode" in cam.camera_controls:
+                cam.set_controls({"AfMode": 2})  # continuous
+            cam.start()
+        except Exception:
+            cam.close()  # release the camera for the next attempt
+            raise
         self._cam = cam
         logger.info("picamera2 %d: started at %dx%d", self._num, *self._size)
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from kiosk.model import Outcome
-from kiosk.reasons import describe
+from kiosk.reasons import DEVICE_CAMERA, describe
 from kiosk.service.status import Phase, Screen
 
 logger = logging.getLogger(__name__)
@@ -174,4 +174,9 @@ def screen_view(screen: Screen, now: float) -> ScreenView:
         return replace(
             base, phase="progress", headline=headline, subline=None, steps=_steps(screen)
         )
+    if DEVICE_CAMERA in screen.notices:  # no code can be read: nobody should wait for one
+        return replace(
+            base, outcome=Outcome.REFER.value, headline=HEADLINES[Outcome.REFER][0],
+            subline=notice_text(DEVICE_CAMERA),
+        )  # fmt: skip
     return base
