@@ -100,3 +100,33 @@ def test_a_camera_attached_later_is_picked_up(camera_flag: Path) -> None:
     finally:
         stop.set()
         assert worker.join(5)
+
+
+def test_doctor_names_the_missing_camera(camera_flag: Path) -> None:
+    from kiosk.config import CameraSection
+    from kiosk.doctor.devices import check_camera
+    from kiosk.model import CheckStatus
+
+    found = check_camera(CameraSection(source="picamera2"), threading.Event(), 1.0)
+    assert found.status is CheckStatus.FAIL
+    assert "picamera2: cannot open: no camera 0 found by libcamera" in found.detail
+    assert "rpicam-hello --list-cameras" in found.hint
+    camera_flag.touch()
+    assert check_camera(CameraSection(source="picamera2"), threading.Event(), 3.0).status in (
+        CheckStatus.OK,
+    )
+
+
+def test_without_opencv_the_usb_camera_says_how_to_install_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from kiosk.config import CameraSection
+    from kiosk.scanner.factory import make_source
+
+    monkeypatch.setitem(sys.modules, "cv2", None)  # import cv2 -> ImportError
+    for name in ("kiosk.scanner.cv", "kiosk.scanner.opencv"):
+        monkeypatch.delitem(sys.modules, name, raising=False)
+    source = make_source(CameraSection(source="opencv"), threading.Event())
+    with pytest.raises(CameraUnavailable, match=r"sudo apt install python3-opencv"):
+        source.open()
+    assert source.read() is None
