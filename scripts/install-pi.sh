@@ -251,7 +251,15 @@ enable_unit() {
 
 check_console() {
   local cmdline="$ROOT/boot/firmware/cmdline.txt"
-  if [ -r "$cmdline" ] && grep -Eq 'console=(serial0|ttyAMA0|ttyS0)' "$cmdline"; then
+  if grep -qa "Raspberry Pi 5" "$ROOT/proc/device-tree/model" 2>/dev/null; then
+    # serial0 is the debug connector (ttyAMA10) on a Pi 5: only console=ttyAMA0 hits GPIO14/15
+    if [ -r "$cmdline" ] && grep -Eq 'console=ttyAMA0([, ]|$)' "$cmdline"; then
+      say "the serial console is on the GPIO 14/15 UART (ttyAMA0): remove console=ttyAMA0" \
+        "from cmdline.txt for a thermometer there, then reboot"
+    fi
+    say "Pi 5: a thermometer on GPIO 14/15 is /dev/ttyAMA0 after dtparam=uart0=on in" \
+      "/boot/firmware/config.txt; /dev/serial0 is the debug connector (docs/deploy.md)"
+  elif [ -r "$cmdline" ] && grep -Eq 'console=(serial0|ttyAMA0|ttyS0)' "$cmdline"; then
     say "the serial console is on: for a thermometer on the GPIO UART run" \
       "raspi-config nonint do_serial_cons 1 (and do_serial_hw 0), then reboot"
   fi
