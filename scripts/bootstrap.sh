@@ -9,8 +9,9 @@ profile="${1:-run}"
 # Debian packages each profile needs. Keep the lists short and name why.
 # local broker for the demo; ZBar for pyzbar; a CJK font for the kiosk screen
 run_packages=(mosquitto libzbar0 fonts-wqy-microhei)
-# + socat pty links (re-plug tests), headless Chromium for e2e, shellcheck for install-pi.sh
-dev_packages=(mosquitto libzbar0 fonts-wqy-microhei socat chromium shellcheck)
+# + socat pty links (re-plug tests), headless Chromium for e2e, shellcheck for install-pi.sh,
+# cage (+ xwayland it needs) and wayland-info to start the screen unit's compositor headless
+dev_packages=(mosquitto libzbar0 fonts-wqy-microhei socat chromium shellcheck cage xwayland wayland-utils)
 [ "$profile" = dev ] && wanted=("${dev_packages[@]}") || wanted=("${run_packages[@]}")
 
 say() { printf 'bootstrap: %s\n' "$*" >&2; }

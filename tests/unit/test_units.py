@@ -140,7 +140,7 @@ def test_usb_tty_drivers_load_before_the_device_allow_list(kiosk: Unit) -> None:
 
 def test_screen_shows_the_local_page_and_comes_back(screen: Unit) -> None:
     start = one(screen, "Service", "ExecStart")
-    assert start.startswith("/usr/bin/cage ")
+    assert start.startswith("/usr/bin/env XDG_RUNTIME_DIR=%t/kiosk-screen /usr/bin/cage ")
     assert "--kiosk" in start.split() and "${SCREEN_URL}" in start
     assert "SCREEN_URL=http://127.0.0.1:8080/" in values(screen, "Service", "Environment")
     assert one(screen, "Service", "Restart") == "always"
@@ -149,6 +149,18 @@ def test_screen_shows_the_local_page_and_comes_back(screen: Unit) -> None:
     assert one(screen, "Service", "User") == "kiosk-screen"
     assert one(screen, "Service", "PAMName") == "kiosk-screen"
     assert values(screen, "Unit", "Requires") == []
+
+
+def test_screen_has_a_runtime_directory_that_the_hardening_leaves_writable(screen: Unit) -> None:
+    """ProtectHome=yes hides /run/user/<uid> (pam_systemd's XDG_RUNTIME_DIR): cage's Wayland
+    socket goes to the unit's own RuntimeDirectory, set in ExecStart so PAM cannot override it
+    (tests/integration/test_screen_sandbox.py starts cage under these options)."""
+    assert one(screen, "Service", "RuntimeDirectory") == "kiosk-screen"
+    assert one(screen, "Service", "RuntimeDirectoryMode") == "0700"
+    assert one(screen, "Service", "ProtectHome") == "yes"
+    assert one(screen, "Service", "ProtectSystem") == "strict"
+    env = [v for v in values(screen, "Service", "Environment") if v.startswith("XDG_RUNTIME")]
+    assert env == []  # an Environment= line would lose against the PAM session's value
 
 
 def test_the_parser_rejects_what_systemd_would_not_read(tmp_path: Path) -> None:
