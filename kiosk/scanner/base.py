@@ -22,11 +22,14 @@ QR_FORMAT = "QRCode"
 
 @dataclass(frozen=True, eq=False)
 class Frame:
-    """One camera image with the ``time.monotonic()`` at which it was captured."""
+    """One camera image with the ``time.monotonic()`` at which it was captured. A YUV420
+    camera frame has its luma as ``image`` and its half-size U and V planes as ``chroma``
+    (kiosk.scanner.yuv)."""
 
     image: Image
     t: float
     index: int = 0
+    chroma: tuple[Image, Image] | None = None
 
 
 class EndOfStream(Exception):

@@ -55,7 +55,9 @@ def _source(camera: CameraSection, stop: threading.Event) -> FrameSource:
     if camera.source == "picamera2":
         from kiosk.scanner.picamera import Picamera2Source
 
-        return Picamera2Source(camera.camera_num, camera.width, camera.height, camera.fps)
+        return Picamera2Source(
+            camera.camera_num, camera.width, camera.height, camera.fps, camera.frame_format
+        )
     if camera.source == "opencv":
         from kiosk.scanner.opencv import OpenCvSource
 

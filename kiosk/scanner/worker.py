@@ -12,7 +12,7 @@ from collections.abc import Callable
 
 from kiosk.model import ScannedCode, ScannerHealth
 from kiosk.scanner.base import CameraUnavailable, EndOfStream, Frame, FrameSource, QrDecoder
-from kiosk.scanner.colour import colour_hint
+from kiosk.scanner.yuv import decode_frame, frame_colour
 
 logger = logging.getLogger(__name__)
 
@@ -201,7 +201,7 @@ class ScanWorker:
                 return
             self._last_decode = now
         started = time.perf_counter()
-        symbols = self._decoder.decode(frame.image)
+        symbols = decode_frame(self._decoder, frame)
         ms = (time.perf_counter() - started) * 1000
         with self._lock:
             self._counts["decoded_frames"] += 1
@@ -212,7 +212,7 @@ class ScanWorker:
                     symbol.text,
                     symbol.format,
                     symbol.bbox,
-                    colour_hint(frame.image, symbol.bbox),
+                    frame_colour(frame, symbol.bbox),
                     frame.t,
                 )
             )

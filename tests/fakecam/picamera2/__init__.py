@@ -1,7 +1,8 @@
 """A stand-in for picamera2 with its behaviour when no camera is attached: ``Picamera2(n)``
 raises ``IndexError`` (libcamera's camera list is empty) until the file named by
 ``$FAKECAM_PRESENT`` exists; then it delivers grey 640x480 frames with a QR code of
-``$FAKECAM_TEXT`` (if set). Used by tests that put this folder on ``PYTHONPATH`` or in
+``$FAKECAM_TEXT`` (if set), or the frames a benchmark writes to ``$FAKECAM_FRAMES``
+(tests/fakecam/framefeed.py). Used by tests that put this folder on ``PYTHONPATH`` or in
 ``sys.modules``. Only the calls kiosk/scanner/picamera.py makes are here."""
 
 from __future__ import annotations
@@ -48,13 +49,25 @@ class Picamera2:
             raise IndexError("list index out of range")  # what picamera2 raises: no camera
         self.camera_controls: dict[str, Any] = {}
         self._main: dict[str, Any] = {}
+        self._fps = 15.0
+        self._due = 0.0
+        self._index = 0
+        self._feed: Any = None
         self.started = False
 
-    def create_video_configuration(self, main: dict[str, Any], **_: Any) -> dict[str, Any]:
-        return {"main": main}
+    def create_video_configuration(
+        self, main: dict[str, Any], controls: dict[str, Any] | None = None, **_: Any
+    ) -> dict[str, Any]:
+        return {"main": main, "controls": controls or {}}
 
     def configure(self, config: dict[str, Any]) -> None:
         self._main = config["main"]
+        self._fps = float(config["controls"].get("FrameRate", 15.0))
+        feed = os.environ.get("FAKECAM_FRAMES")
+        if feed:
+            from framefeed import FrameFeed  # beside this package on PYTHONPATH
+
+            self._feed = FrameFeed(Path(feed), *self._main["size"])
 
     def set_controls(self, controls: dict[str, Any]) -> None: ...
 
@@ -64,8 +77,17 @@ class Picamera2:
     def capture_array(self, name: str = "main") -> Any:
         if not _present():
             raise RuntimeError("Camera frontend has timed out!")  # unplugged while running
-        time.sleep(1 / 15)
-        return _frame(self._main["size"], self._main.get("format", "RGB888"))
+        # like a sensor at FrameRate: wait for the next frame (queue=False), never a stale one
+        now = time.monotonic()
+        self._due = max(self._due + 1 / self._fps, now)
+        time.sleep(self._due - now)
+        fmt = self._main.get("format", "RGB888")
+        if self._feed is not None:
+            self._index += 1
+            frame = self._feed.read(self._index, fmt)
+            if frame is not None:
+                return frame
+        return _frame(self._main["size"], fmt)
 
     def stop(self) -> None:
         self.started = False
