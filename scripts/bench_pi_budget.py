@@ -326,8 +326,11 @@ def report(args: argparse.Namespace, run: Run, setting: str) -> str:
     p95 = pct(lat, 0.95)
     cam = run.camera
     verdict = "meets" if p95 <= 0.300 else "MISSES"
-    throttle = ", ".join(
-        f"{k} {v}" for k, v in run.throttle.items() if "throttl" in k or k == "nr_periods"
+    stat = run.throttle  # v1: throttled_time in ns; v2: throttled_usec
+    waited = stat.get("throttled_time", 0) / 1e9 + stat.get("throttled_usec", 0) / 1e6
+    throttle = (
+        f"held back in {stat.get('nr_throttled', 0)} of {stat.get('nr_periods', 0)} periods "
+        f"of 100 ms, {waited:.1f} s in all"
     )
     return f"""
 `scripts/bench_pi_budget.py --quota {args.quota:g} --visitors {args.visitors} --format {args.format}`:
