@@ -337,7 +337,10 @@ def report(args: argparse.Namespace, run: Run, setting: str) -> str:
 the real `kiosk run` in a cgroup limited to **{args.quota:g} % of one core** ({setting}), camera
 `picamera2` at the Pi defaults (640×480, 15 fps, `{args.format}` main stream, decode ≤ 15 Hz)
 fed pre-rendered synthetic frames from outside the cgroup (tests/fakecam), the thermometer
-simulator on a pty and mosquitto outside it. Method: see the script's docstring.
+simulator on a pty and mosquitto outside it. Method: see the script's docstring. Rendering is
+kept out of the cgroup on purpose: on a Pi the ISP makes the frames, while
+`scripts/bench_checkpoint.py` renders each frame inside the kiosk's process (12–38 ms a frame,
+section Checkpoint), so under a quota it measures the renderer more than the kiosk.
 
 | what | value |
 | --- | --- |
