@@ -339,7 +339,7 @@ the real `kiosk run` in a cgroup limited to **{args.quota:g} % of one core** ({s
 fed pre-rendered synthetic frames from outside the cgroup (tests/fakecam), the thermometer
 simulator on a pty and mosquitto outside it. Method: see the script's docstring. Rendering is
 kept out of the cgroup on purpose: on a Pi the ISP makes the frames, while
-`scripts/bench_checkpoint.py` renders each frame inside the kiosk's process (12–38 ms a frame,
+`scripts/bench_checkpoint.py` renders each frame inside the kiosk's process (12 to 38 ms a frame,
 section Checkpoint), so under a quota it measures the renderer more than the kiosk.
 
 | what | value |
