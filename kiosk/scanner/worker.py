@@ -40,9 +40,10 @@ class ScanWorker:
       ``dropped_busy``), never queued, so the next code delivered is a fresh one.
     - A source that raises anything but ``EndOfStream`` (no camera attached: picamera2 raises
       ``IndexError``; unplugged; driver errors) is closed and reopened with back-off from
-      ``reopen_min_s`` doubling to ``reopen_max_s``; meanwhile the state is ``missing`` or
-      ``waiting`` with the reason in ``problem``, and progress is still stamped (the thread is
-      alive), so the supervisor shows a device notice instead of restarting the service.
+      ``reopen_min_s`` doubling to ``reopen_max_s`` (frames since the last failure reset it);
+      meanwhile the state is ``missing`` with the reason in ``problem``, and progress is still
+      stamped (the thread is alive), so the supervisor shows a device notice instead of
+      restarting the service. A ``read()`` of ``None`` is state ``waiting``.
       ``EndOfStream`` ends the thread (state ``ended``). ``stop`` ends it too.
     """
 
