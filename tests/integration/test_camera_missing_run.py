@@ -89,6 +89,8 @@ def test_no_camera_is_a_notice_and_a_retry_not_a_crash_loop(
         assert "no camera 0 found by libcamera" in detail["problem"]
         code, page = get(web_port, "/")
         assert code == 200 and "SEE STAFF" in page and "摄像头故障" in page
+        code, body = get(web_port, "/healthz")  # monitors see it, systemd does not restart
+        assert code == 503 and json.loads(body)["stale"] == ["camera"]
         since = time.monotonic()
         time.sleep(5.0)  # 2.5 x stale_after_s: a restart (budget 0) would have ended it
         assert proc.poll() is None
