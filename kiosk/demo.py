@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from werkzeug.security import generate_password_hash
 
@@ -28,7 +28,6 @@ from kiosk.config import CameraSection, Config, parse
 from kiosk.demo_county import CountySide
 from kiosk.gate.sim import SimulatedOutputs
 from kiosk.model import CodeStatus, Itinerary, ItineraryStatus, Outcome, PassClaims
-from kiosk.scanner.synthetic import SyntheticSource
 from kiosk.sensors.simulator import ThermometerSimulator
 from kiosk.service.app import Devices, Kiosk, ServiceFactory, web_service
 from kiosk.service.status import Phase, Screen
@@ -36,6 +35,9 @@ from kiosk.uplink.localbroker import LocalBroker, free_port, mosquitto_binary
 from kiosk.uplink.oneshot import publish_retained
 from kiosk.uplink.updates import REVOCATIONS, store_list
 from kiosk.uplink.wire import CountyTopics
+
+if TYPE_CHECKING:  # OpenCV (the synthetic camera) is imported when the demo starts
+    from kiosk.scanner.synthetic import SyntheticSource
 
 logger = logging.getLogger(__name__)
 
@@ -233,6 +235,8 @@ class DemoRig:
 
     def source(self, camera: CameraSection, stop: threading.Event) -> SyntheticSource:
         """The kiosk's camera factory: a synthetic camera the script can point at phones."""
+        from kiosk.scanner.synthetic import SyntheticSource
+
         src = SyntheticSource(stop, camera.width, camera.height, camera.fps, camera.synthetic_seed)
         self.camera.append(src)
         return src

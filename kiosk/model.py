@@ -326,8 +326,10 @@ class ScannerHealth:
     """A snapshot of the scan worker. Times are ``time.monotonic()`` seconds.
 
     ``state`` is ``idle`` (not started), ``running``, ``waiting`` (no frame: camera gone and
-    reconnecting), ``ended`` (a finite replay is over) or ``stopped``. ``last_progress`` moves
-    on every frame read, so a supervisor can tell a stalled camera from a quiet doorway.
+    reconnecting), ``missing`` (the camera cannot be opened; retried with back-off, the reason
+    in ``problem``), ``ended`` (a finite replay is over) or ``stopped``. ``last_progress`` moves
+    on every frame read and on every reopen attempt, so a supervisor can tell a stalled camera
+    from a quiet doorway or a missing one.
     """
 
     state: str
@@ -343,6 +345,8 @@ class ScannerHealth:
     ms_per_frame: float | None
     last_frame_age_s: float | None
     last_progress: float
+    problem: str | None = None
+    retry_in_s: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -361,6 +365,8 @@ class ScannerHealth:
                 None if self.last_frame_age_s is None else round(self.last_frame_age_s, 3)
             ),
             "last_progress": self.last_progress,
+            "problem": self.problem,
+            "retry_in_s": None if self.retry_in_s is None else round(self.retry_in_s, 1),
         }
 
 

@@ -11,8 +11,10 @@ profile="${1:-run}"
 # vorbis-tools build (and check) the screen's Mandarin voice clips offline
 run_packages=(mosquitto libzbar0 fonts-wqy-microhei espeak-ng vorbis-tools)
 # + socat pty links (re-plug tests), headless Chromium for e2e, shellcheck for install-pi.sh,
-# PostgreSQL for the county store's tests
-dev_packages=(mosquitto libzbar0 fonts-wqy-microhei espeak-ng vorbis-tools socat chromium shellcheck postgresql)
+# PostgreSQL for the county store's tests, cage (+ xwayland it needs) and wayland-info to start
+# the screen unit's compositor headless
+dev_packages=(mosquitto libzbar0 fonts-wqy-microhei espeak-ng vorbis-tools socat chromium shellcheck
+  postgresql cage xwayland wayland-utils)
 [ "$profile" = dev ] && wanted=("${dev_packages[@]}") || wanted=("${run_packages[@]}")
 
 say() { printf 'bootstrap: %s\n' "$*" >&2; }

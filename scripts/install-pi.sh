@@ -102,6 +102,7 @@ check_system() {
   if ! [[ ${version%%.*} =~ ^[0-9]+$ ]] || [ "${version%%.*}" -lt 12 ]; then
     die "unsupported system: ${name:-$id $version} is older than Debian 12 (bookworm); upgrade first"
   fi
+  check_architecture
   command -v systemctl >/dev/null || die "unsupported system: no systemd (systemctl not found)"
   if [ "$(id -u)" -ne 0 ] && [ "$dry" = 0 ] && [ -z "$ROOT" ]; then
     die "run as root: sudo $0"
@@ -115,6 +116,21 @@ check_system() {
   fi
 }
 
+# 64-bit only: on 32-bit Raspberry Pi OS (armhf) pillow, numpy, zxing-cpp and OpenCV publish
+# no wheels on PyPI (scripts/check_pi_wheels.py --armhf), so pip would try to compile them.
+check_architecture() {
+  local arch
+  arch=$(dpkg --print-architecture 2>/dev/null || uname -m)
+  case "$arch" in
+    arm64 | aarch64 | amd64 | x86_64) ;;
+    armhf | armel | armv6l | armv7l | i386 | i686)
+      die "unsupported system: 32-bit ($arch); checkpoint-kiosk needs a 64-bit OS:" \
+        "flash Raspberry Pi OS Lite (64-bit), Bookworm or later (a Pi 3, 4 or 5 runs it)." \
+        "pillow, numpy, zxing-cpp and OpenCV have no 32-bit ARM wheels (docs/deploy.md)" ;;
+    *) die "unsupported system: architecture $arch; needs arm64 (or amd64)" ;;
+  esac
+}
+
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 candidate() { apt-cache policy "$1" 2>/dev/null | grep -q 'Candidate: [^(]'; }
 
@@ -123,7 +139,8 @@ install_packages() {
   local wanted=(python3 python3-venv libzbar0 ca-certificates fonts-noto-cjk mosquitto-clients cage
     espeak-ng vorbis-tools)
   local missing=() pkg
-  [ "$on_pi" = 1 ] && wanted+=(python3-picamera2 python3-lgpio)
+  # On a Pi, OpenCV comes from Debian (built against apt's NumPy, which picamera2 uses too)
+  [ "$on_pi" = 1 ] && wanted+=(python3-picamera2 python3-lgpio python3-opencv)
   for pkg in chromium chromium-browser; do   # Debian names it chromium, older Pi OS chromium-browser
     if installed "$pkg"; then browser=$pkg; break; fi
   done
@@ -182,9 +199,15 @@ install_venv() {
     ok "checkpoint-kiosk from $SRC is installed (source $(printf '%.12s' "$want"))"
     return
   fi
-  [ "$on_pi" = 1 ] && constraints=(--constraint "$SRC/scripts/pi-constraints.txt")
+  # a Pi takes OpenCV from apt (python3-opencv, seen through --system-site-packages);
+  # another machine gets the [opencv] extra's wheel for USB cameras
+  local target="${SRC}[opencv]"
+  if [ "$on_pi" = 1 ]; then
+    constraints=(--constraint "$SRC/scripts/pi-constraints.txt")
+    target=$SRC
+  fi
   run "$ROOT$VENV/bin/pip" install --quiet --disable-pip-version-check --no-cache-dir \
-    "${constraints[@]}" --upgrade "$SRC"
+    "${constraints[@]}" --upgrade "$target"
   # the voice clips ship as package data; build any that are missing (espeak-ng, offline)
   run "$ROOT$VENV/bin/kiosk" web voice --if-missing
   put_text "$stamp" 0644 "$want" || true
@@ -255,7 +278,15 @@ enable_unit() {
 
 check_console() {
   local cmdline="$ROOT/boot/firmware/cmdline.txt"
-  if [ -r "$cmdline" ] && grep -Eq 'console=(serial0|ttyAMA0|ttyS0)' "$cmdline"; then
+  if grep -qa "Raspberry Pi 5" "$ROOT/proc/device-tree/model" 2>/dev/null; then
+    # serial0 is the debug connector (ttyAMA10) on a Pi 5: only console=ttyAMA0 hits GPIO14/15
+    if [ -r "$cmdline" ] && grep -Eq 'console=ttyAMA0([, ]|$)' "$cmdline"; then
+      say "the serial console is on the GPIO 14/15 UART (ttyAMA0): remove console=ttyAMA0" \
+        "from cmdline.txt for a thermometer there, then reboot"
+    fi
+    say "Pi 5: a thermometer on GPIO 14/15 is /dev/ttyAMA0 after dtparam=uart0=on in" \
+      "/boot/firmware/config.txt; /dev/serial0 is the debug connector (docs/deploy.md)"
+  elif [ -r "$cmdline" ] && grep -Eq 'console=(serial0|ttyAMA0|ttyS0)' "$cmdline"; then
     say "the serial console is on: for a thermometer on the GPIO UART run" \
       "raspi-config nonint do_serial_cons 1 (and do_serial_hw 0), then reboot"
   fi

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import threading
 import time
@@ -36,6 +37,11 @@ def _say(text: str) -> None:
 
 
 def _demo(args: argparse.Namespace, ctx: Context) -> int:
+    try:
+        import kiosk.scanner.cv  # noqa: F401 - the synthetic camera renders with OpenCV
+    except ImportError as exc:
+        print(f"kiosk demo: {exc}", file=sys.stderr)
+        return 2
     with tempfile.TemporaryDirectory(prefix="kiosk-demo-") as tmp:
         rig = DemoRig(Path(tmp), http_port=args.http_port)
         if not args.no_county and mosquitto_binary():

@@ -27,7 +27,12 @@ def register(commands: Commands) -> None:
 def _scan(args: argparse.Namespace, ctx: Context) -> int:
     from kiosk.scanner.colour import colour_hint
     from kiosk.scanner.factory import make_decoder
-    from kiosk.scanner.images import ImageError, image_files, load_image
+
+    try:
+        from kiosk.scanner.images import ImageError, image_files, load_image
+    except ImportError as exc:  # OpenCV reads the picture files
+        print(f"scan: {exc}", file=sys.stderr)
+        return 2
 
     decoder = make_decoder(args.decoder)
     failures = 0

@@ -24,6 +24,12 @@ class CameraSection:
         15.0, doc="frames per second asked of the camera, or replay pace", min=0.5, max=120
     )
     camera_num: int = setting(0, doc="picamera2: which camera (0 = the first)", min=0, max=7)
+    frame_format: Literal["RGB888", "YUV420"] = setting(
+        "RGB888",
+        doc="picamera2: main stream format; YUV420 (luma first, chroma when yellow is in "
+        "view) is cheaper but its half-resolution chroma loses some small yellow codes "
+        "(docs/benchmarks.md, Pi camera frame)",
+    )
     device: str = setting(
         "0", doc="opencv: camera index or device path such as /dev/video0", pattern=r"\d+|/\S+"
     )

@@ -4,8 +4,6 @@ and baud probe), broker (``kiosk.doctor.broker``) and the gate's GPIO outputs.""
 from __future__ import annotations
 
 import dataclasses
-import os
-import re
 import threading
 import time
 from collections.abc import Mapping
@@ -13,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from kiosk.config import CameraSection, Config, ConfigError, ThermometerSection
+from kiosk.doctor import uart
 from kiosk.doctor.broker import check_broker
 from kiosk.doctor.findings import FAIL, OK, WARN, Finding, Options
 from kiosk.model import Reading
@@ -41,7 +40,6 @@ VARIANTS: tuple[dict[str, Any], ...] = (
 )
 PROBE_BAUDS = (9600, 115200, 19200, 38400, 57600, 4800)
 PROBE_LISTEN_S = 0.6
-UART_NAMES = ("ttyAMA", "ttyS", "serial")  # the Pi's GPIO UARTs (/dev/serial0 links to one)
 
 
 def check_verification(cfg: Config, env: Mapping[str, str]) -> Finding:
@@ -132,17 +130,6 @@ def describe_port_setup(section: ThermometerSection) -> str:
     return f"{section.protocol}{mode.get(section.protocol, '')}{preset} at {section.baud} baud"
 
 
-def uart_console(port: str, cmdline: str) -> str | None:
-    """The kernel console on the thermometer's GPIO UART, if any (it would eat the bytes)."""
-    name = os.path.basename(os.path.realpath(port))
-    if not name.startswith(UART_NAMES):
-        return None
-    for console in re.findall(r"console=([^,\s]+)", cmdline):
-        if console.startswith("serial") or console == name:
-            return str(console)
-    return None
-
-
 def listen(section: ThermometerSection, seconds: float, want: int) -> tuple[
     list[Reading], ParserStats, OSError | None
 ]:  # fmt: skip
@@ -195,24 +182,28 @@ def port_hint(exc: OSError, port: str) -> str:
     )
 
 
-def check_thermometer(
-    section: ThermometerSection, options: Options, cmdline: Path = Path("/proc/cmdline")
-) -> Finding:
-    """Readings arrive with the configured protocol; if not, probe the others."""
+def check_thermometer(section: ThermometerSection, options: Options) -> Finding:
+    """Readings arrive with the configured protocol; if not, probe the others. The console
+    conflict is judged by the tty the port really is on this board (kiosk.doctor.uart)."""
+    root = options.root
     try:
-        console = uart_console(section.port, cmdline.read_text())
+        console = uart.console_on(section.port, (root / "proc/cmdline").read_text(), root)
     except OSError:
         console = None
     if console is not None:
+        tty = uart.resolve_tty(section.port, root)
         return Finding(
             FAIL,
-            f"the kernel console (console={console}) is on the thermometer's UART {section.port}",
+            f"the kernel console (console={console}) is on the thermometer's UART "
+            f"{section.port} ({tty})",
             "关闭串口控制台 / sudo raspi-config nonint do_serial_cons 1, then reboot",
         )
+    note = uart.debug_connector_note(section.port, root)
     setup = describe_port_setup(section)
     readings, stats, error = listen(section, options.thermometer_s, want=5)
     if error is not None and not readings:
-        return Finding(FAIL, f"{section.port}: {error}", port_hint(error, section.port))
+        hint = note or port_hint(error, section.port)
+        return Finding(FAIL, f"{section.port}: {error}", hint)
     if readings:
         last = readings[-1]
         ambient = "" if last.ambient_c is None else f", ambient {last.ambient_c:.1f} °C"
@@ -225,6 +216,8 @@ def check_thermometer(
             return Finding(WARN, detail, "噪声 / noisy line: check ground, cable length, baud")
         return Finding(OK, detail)
     silent = f"no readings from {section.port} with {setup} in {options.thermometer_s:.0f} s"
+    if note is not None:
+        return Finding(FAIL, silent, note)
     if not options.probe:
         return Finding(FAIL, silent, "check wiring (TX↔RX), protocol and baud; or probe")
     hit = _probe(section, options.probe_budget_s)
@@ -263,7 +256,7 @@ def _probe(
     return None
 
 
-def check_gate(cfg: Config) -> Finding:
+def check_gate(cfg: Config, root: Path = Path("/")) -> Finding:
     """The configured GPIO outputs can be claimed (left off: the doctor never opens the door)."""
     section = cfg.gate
     pins = section.pins()
@@ -271,7 +264,7 @@ def check_gate(cfg: Config) -> Finding:
         return Finding(OK, "no GPIO outputs configured (no relay, buzzer or LEDs)")
     listed = ", ".join(f"{role} GPIO{pin}" for role, pin in pins.items())
     clash = [r for r, p in pins.items() if p in (14, 15)]
-    if clash and os.path.basename(cfg.thermometer.port).startswith(UART_NAMES):
+    if clash and uart.on_header_pins(cfg.thermometer.port, root):
         return Finding(
             FAIL,
             f"{', '.join(clash)} on GPIO14/15, the UART pins the thermometer uses",

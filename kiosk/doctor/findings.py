@@ -36,6 +36,7 @@ class Options:
     probe: bool = True  # try the other protocols and bauds when the thermometer is silent
     probe_budget_s: float = 20.0
     broker_s: float = 5.0
+    root: Path = Path("/")  # where /proc and /dev are read (tests give a fake board's tree)
 
 
 @dataclass(frozen=True)

@@ -78,7 +78,7 @@ def run_checks(
         ("thermometer", lambda: dev.check_thermometer(cfg.thermometer, opts)),
         ("broker", lambda: dev.check_broker(cfg, env, opts.broker_s)),
         ("clock", lambda: check_clock(cfg.ledger_path)),
-        ("gate", lambda: dev.check_gate(cfg)),
+        ("gate", lambda: dev.check_gate(cfg, opts.root)),
     ]
     for name, check in checks:
         if stop.is_set():

@@ -22,15 +22,23 @@ QR_FORMAT = "QRCode"
 
 @dataclass(frozen=True, eq=False)
 class Frame:
-    """One camera image with the ``time.monotonic()`` at which it was captured."""
+    """One camera image with the ``time.monotonic()`` at which it was captured. A YUV420
+    camera frame has its luma as ``image`` and its half-size U and V planes as ``chroma``
+    (kiosk.scanner.yuv)."""
 
     image: Image
     t: float
     index: int = 0
+    chroma: tuple[Image, Image] | None = None
 
 
 class EndOfStream(Exception):
     """A finite source (a replay without ``loop``) has no more frames."""
+
+
+class CameraUnavailable(OSError):
+    """The camera cannot be opened: none attached, unplugged, its library missing. The text
+    says which, for the log, the status page and ``kiosk doctor``."""
 
 
 class FrameSource(Protocol):

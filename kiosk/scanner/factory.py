@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 from kiosk.config import CameraSection
-from kiosk.scanner.base import FrameSource, QrDecoder, Validator
+from kiosk.scanner.base import CameraUnavailable, Frame, FrameSource, QrDecoder, Validator
 
 DECODERS = ("auto", "zxing", "pyzbar")
 
@@ -27,12 +27,37 @@ def make_decoder(name: str, validator: Validator | None = None) -> QrDecoder:
     raise ValueError(f"unknown decoder {name!r}; expected one of {', '.join(DECODERS)}")
 
 
+class MissingLibrary:
+    """The configured camera's library is not installed: every ``open()`` says so (the scan
+    worker shows it as a missing camera and keeps retrying, ``kiosk doctor`` fails the row)."""
+
+    def __init__(self, reason: str) -> None:
+        self._reason = reason
+
+    def open(self) -> None:
+        raise CameraUnavailable(self._reason)
+
+    def read(self) -> Frame | None:
+        return None
+
+    def close(self) -> None: ...
+
+
 def make_source(camera: CameraSection, stop: threading.Event) -> FrameSource:
     """The camera named by ``camera.source``; nothing is opened until ``open()``."""
+    try:
+        return _source(camera, stop)
+    except ImportError as exc:  # OpenCV is optional (kiosk.scanner.cv); picamera2 never needs it
+        return MissingLibrary(str(exc))
+
+
+def _source(camera: CameraSection, stop: threading.Event) -> FrameSource:
     if camera.source == "picamera2":
         from kiosk.scanner.picamera import Picamera2Source
 
-        return Picamera2Source(camera.camera_num, camera.width, camera.height, camera.fps)
+        return Picamera2Source(
+            camera.camera_num, camera.width, camera.height, camera.fps, camera.frame_format
+        )
     if camera.source == "opencv":
         from kiosk.scanner.opencv import OpenCvSource
 

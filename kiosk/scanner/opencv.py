@@ -7,9 +7,8 @@ import threading
 import time
 from typing import Any
 
-import cv2
-
 from kiosk.scanner.base import Frame
+from kiosk.scanner.cv import cv2
 
 logger = logging.getLogger(__name__)
 

@@ -6,10 +6,11 @@ import math
 import random
 from dataclasses import dataclass
 
-import cv2
 import numpy as np
 import zxingcpp
 from numpy.typing import NDArray
+
+from kiosk.scanner.cv import cv2
 
 Image = NDArray[np.uint8]
 

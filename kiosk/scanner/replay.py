@@ -8,9 +8,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-import cv2
-
 from kiosk.scanner.base import EndOfStream, Frame
+from kiosk.scanner.cv import cv2
 from kiosk.scanner.images import VIDEO_SUFFIXES, ImageError, image_files, load_image
 
 logger = logging.getLogger(__name__)

@@ -87,7 +87,7 @@ class Notifier:
         return self.notify("READY=1", *self._status(status))
 
     def watchdog(self) -> bool:
-        """Ping the watchdog (``WATCHDOG=1``); call it only while every worker is fresh."""
+        """Ping the watchdog (``WATCHDOG=1``); call it only while every worker progresses."""
         if self.watchdog_timeout is None:
             return False
         return self.notify("WATCHDOG=1")

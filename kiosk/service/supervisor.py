@@ -1,5 +1,10 @@
 """The supervisor: watches every worker's progress, restarts a stalled one within a budget,
-publishes health, and feeds the systemd watchdog only while every worker is fresh."""
+publishes health, and feeds the systemd watchdog only while every worker's thread is alive.
+
+A worker whose device is missing (no camera, thermometer unplugged) is alive but not fresh:
+the screen shows a device notice and the watchdog is still fed, so systemd does not restart
+the service in a loop for a part that a restart cannot bring back. A hung worker (no progress)
+stops the pings."""
 
 from __future__ import annotations
 
@@ -108,16 +113,17 @@ class Supervisor:
         self._notifier.ready()
         while not self._stop.wait(self._cfg.health_interval_s):
             now = self._clock()
-            workers = []
+            workers, alive = [], True
             for unit in self._units:
                 age = self._age(unit, now)
                 if age > self._cfg.stale_after_s and not self._restart(unit, now, age):
                     self._stop.set()
                     return EXIT_STALLED
                 workers.append(self._health_of(unit, now))
+                alive = alive and self._age(unit, now) <= self._cfg.stale_after_s / 2
             health = self._snapshot(tuple(workers))
             self._board.set_health(health)
-            if health.fresh:
+            if alive:
                 self._notifier.watchdog()
             stale = [w.name for w in workers if not w.fresh]
             self._notifier.status("ok" if not stale else "not fresh: " + ", ".join(stale))

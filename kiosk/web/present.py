@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from kiosk.model import Outcome
-from kiosk.reasons import describe
+from kiosk.reasons import DEVICE_CAMERA, describe
 from kiosk.service.status import Phase, Screen
 
 logger = logging.getLogger(__name__)
@@ -228,6 +228,11 @@ def screen_view(screen: Screen, now: float) -> ScreenView:
             base, phase="progress", headline=headline, subline=None, steps=_steps(screen),
             voice=("measure",) if screen.code_seen else (),
             voice_key=f"measuring:{screen.frame_t}",
+        )  # fmt: skip
+    if DEVICE_CAMERA in screen.notices:  # no code can be read: nobody should wait for one
+        return replace(
+            base, outcome=Outcome.REFER.value, headline=HEADLINES[Outcome.REFER][0],
+            subline=notice_text(DEVICE_CAMERA),
         )  # fmt: skip
     if screen.temperature_state in ("ok", "fever") and not screen.code_seen:
         # measured, but no code yet: ask for it (once per temperature)

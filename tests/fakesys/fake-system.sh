@@ -83,6 +83,9 @@ case "$name" in
     fi
     ;;
   python | pip) ;;
+  dpkg) # --print-architecture: $FAKESYS_ARCH (arm64 unless a test says otherwise)
+    echo "${FAKESYS_ARCH:-arm64}"
+    ;;
   kiosk) # kiosk outbox status: $FAKESYS_PENDING entries wait
     if [ "${1:-}" = outbox ]; then
       printf '{"pending": %s, "oldest_age_s": null, "parked": 0}\n' "${FAKESYS_PENDING:-0}"

@@ -18,9 +18,10 @@ ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "install-pi.sh"
 FAKE = ROOT / "tests" / "fakesys" / "fake-system.sh"
 COMMANDS = (
-    "apt-get apt-cache dpkg-query getent groupadd useradd usermod userdel chown systemctl python3"
+    "apt-get apt-cache dpkg dpkg-query getent groupadd useradd usermod userdel chown systemctl "
+    "python3"
 ).split()
-READ_ONLY = {"dpkg-query", "getent", "apt-cache", "kiosk"}  # kiosk outbox status
+READ_ONLY = {"dpkg", "dpkg-query", "getent", "apt-cache", "kiosk"}  # kiosk outbox status
 READ_ONLY_SYSTEMCTL = {"is-enabled", "is-active", "get-default"}
 
 BOOKWORM = 'PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"\nID=debian\nVERSION_ID="12"\n'
@@ -239,6 +240,29 @@ def test_off_a_pi_the_pi_packages_are_left_out(tmp_path: Path) -> None:
     assert "not a Raspberry Pi" in done.stderr
     assert "python3-picamera2" not in done.stdout and "--constraint" not in done.stdout
     assert "libzbar0" in done.stdout
+
+
+@pytest.mark.parametrize("arch", ["armhf", "armel", "i386"])
+def test_refuses_32_bit_clearly(tmp_path: Path, arch: str) -> None:
+    system = make_system(tmp_path, RASPBIAN)
+    done = system.run(FAKESYS_ARCH=arch)
+    assert done.returncode == 1
+    assert f"unsupported system: 32-bit ({arch})" in done.stderr
+    assert "Raspberry Pi OS Lite (64-bit)" in done.stderr and "no 32-bit ARM wheels" in done.stderr
+    assert system.changing_calls() == []
+    assert not (system.root / "opt").exists()
+
+
+def test_opencv_from_apt_on_a_pi_and_from_the_extra_elsewhere(tmp_path: Path) -> None:
+    on_pi = make_system(tmp_path / "pi").run("--dry-run")
+    assert on_pi.returncode == 0, on_pi.stderr
+    apt = next(line for line in on_pi.stdout.splitlines() if "apt-get install" in line)
+    assert "python3-opencv" in apt.split()
+    pip = next(line for line in on_pi.stdout.splitlines() if "pip install" in line)
+    assert "[opencv]" not in pip and "--constraint" in pip
+    off_pi = make_system(tmp_path / "pc", pi=False).run("--dry-run")
+    pip = next(line for line in off_pi.stdout.splitlines() if "pip install" in line)
+    assert pip.endswith("[opencv]") and "python3-opencv" not in off_pi.stdout
 
 
 def installed_with_a_ledger(tmp_path: Path) -> tuple[FakeSystem, Path]:

@@ -175,7 +175,8 @@ def test_replay_path_that_appears_later(tmp_path: Path) -> None:
     out: queue.Queue[ScannedCode] = queue.Queue(maxsize=8)
     worker = ScanWorker(ReplaySource(folder, stop), AutoDecoder(), out, stop).start()
     try:
-        assert wait_for(lambda: worker.health().state == "waiting")
+        assert wait_for(lambda: worker.health().state == "missing")
+        assert "does not exist" in (worker.health().problem or "")
         folder.mkdir()
         cv2.imwrite(str(folder / "a.png"), frame(GREEN))
         assert out.get(timeout=15).text == GREEN

@@ -91,7 +91,9 @@ def test_a_stalled_camera_stops_the_watchdog_and_ends_the_service_non_zero(
     assert pings, lines  # fed while every worker was fresh
     stale = [t for t, line in systemd.messages if line == "STATUS=not fresh: camera"]
     assert stale and stale[-1] > pings[-1]  # the last word before giving up: not fresh
-    assert ended - pings[-1] >= 2.0  # no ping during the final stall (stale_after_s)
+    # no ping once the hung camera has gone half of stale_after_s without progress; a camera
+    # that is only not delivering (missing) would still be pinged for (test_camera_missing_run)
+    assert ended - pings[-1] >= 1.0
     assert 4.0 <= ended - started < 40
     # /healthz: 200 while everything was fresh, 503 naming the camera while it hung
     answers = [(code, json.loads(body)) for code, body in probes]

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from kiosk.config import parse
-from kiosk.doctor.devices import PROBE_BAUDS, VARIANTS, probe_candidates, uart_console
+from kiosk.doctor.devices import PROBE_BAUDS, VARIANTS, probe_candidates
 from kiosk.doctor.findings import Finding
 from kiosk.doctor.host import check_disk, check_outbox, check_state_dir, clock_finding
 from kiosk.doctor.run import render
@@ -83,20 +83,6 @@ def test_probe_tries_the_configured_baud_first_and_never_the_configured_setup() 
     assert {(c.protocol, c.gy_mode) for c in first} >= {
         ("gy-mcu90614", "continuous"), ("gy-mcu90614", "query"),
     }  # fmt: skip
-
-
-@pytest.mark.parametrize(
-    ("port", "cmdline", "expected"),
-    [
-        ("/dev/ttyAMA0", "console=serial0,115200 console=tty1 root=PARTUUID=1", "serial0"),
-        ("/dev/ttyS0", "console=ttyS0,115200 root=/dev/mmcblk0p2", "ttyS0"),
-        ("/dev/ttyAMA0", "console=tty1 root=PARTUUID=1", None),
-        ("/dev/ttyUSB0", "console=serial0,115200 console=tty1", None),  # USB adapter: no clash
-        ("/dev/serial/by-id/usb-1a86_USB_Serial-if00-port0", "console=serial0,115200", None),
-    ],
-)
-def test_uart_console(port: str, cmdline: str, expected: str | None) -> None:
-    assert uart_console(port, cmdline) == expected
 
 
 def test_state_dir_checks(tmp_path: Path) -> None:

@@ -106,7 +106,10 @@ def test_fresh_workers_feed_the_watchdog_and_stop_cleanly() -> None:
     health = board.health()
     assert not health.fresh  # the thermometer's device is not delivering
     assert health.worker("camera") is not None and health.worker("camera").fresh  # type: ignore[union-attr]
-    assert "WATCHDOG" not in notes.calls  # one worker not fresh: no watchdog
+    # its thread progresses: the watchdog is fed (no restart loop for a missing device), and
+    # the status names the device that is not delivering
+    assert "WATCHDOG" in notes.calls
+    assert "STATUS=not fresh: thermometer" in notes.calls
     sup.stop_all()
     assert workers[0].stop.is_set() and notes.calls[-1] == "STOPPING"
 

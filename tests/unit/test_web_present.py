@@ -66,6 +66,10 @@ CASES = [
     (replace(DECIDED, outcome=None), "expired", None, WAIT.zh, WAIT.en),
     (replace(DECIDED, dwell_s=None, decided_t=NOW - 4.0), "decided", "pass", "通行", "PASS"),
     (replace(DECIDED, dwell_s=None, decided_t=NOW - 6.0), "expired", None, WAIT.zh, WAIT.en),
+    # no camera: an idle screen sends visitors to staff instead of asking for a code
+    (Screen(notices=("device.camera",)), "idle", "refer", "请联系工作人员", "SEE STAFF"),
+    (Screen(notices=("uplink.offline",)), "idle", None, PROMPT.zh, PROMPT.en),
+    (replace(DECIDED, notices=("device.camera",)), "decided", "pass", "通行", "PASS"),
 ]
 
 
