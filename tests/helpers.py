@@ -10,7 +10,7 @@ import socket
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -74,10 +74,12 @@ def kiosk_cmd(
     )
 
 
-def kiosk_popen(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+def kiosk_popen(
+    *args: str, env: dict[str, str] | None = None, stdout: IO[str] | int = subprocess.PIPE
+) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "kiosk", *args],
-        stdout=subprocess.PIPE,
+        stdout=stdout,
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, **(env or {})},
