@@ -21,8 +21,7 @@ import pytest
 from kiosk.ledger import Ledger
 from kiosk.uplink.collector import Collector, Received
 from kiosk.uplink.localbroker import LocalBroker
-from tests.helpers import config_dict, kiosk_popen, write_config
-from tests.integration.test_uplink import wait_until
+from tests.helpers import config_dict, kiosk_popen, wait_until, write_config
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -39,6 +38,11 @@ def read_echo(path: Path, killed: bool) -> list[dict[str, Any]]:
         lines.pop()
     docs = [json.loads(line) for line in lines]
     return [d for d in docs if "entry" in d]  # the last line of a finished run is its summary
+
+
+def last_seq(echo: Path) -> int:
+    docs = read_echo(echo, killed=True)
+    return int(docs[-1]["entry"]["seq"]) if docs else 0
 
 
 def test_nothing_lost_across_broker_and_kiosk_kills(
@@ -83,6 +87,7 @@ def test_nothing_lost_across_broker_and_kiosk_kills(
                 alerts[doc["entry"]["id"]] = doc["alert"]
 
     broker_kills = kiosk_kills = 0
+    killed_at: list[int] = []  # the last committed seq at each broker SIGKILL
     kiosk: subprocess.Popen[str] | None = None
     try:
         # kill the kiosk while it commits, kill the broker (down for a while), three times each;
@@ -91,6 +96,7 @@ def test_nothing_lost_across_broker_and_kiosk_kills(
             kiosk, echo = run_kiosk(kiosk_kills, 10 * TOTAL, RATE)
             time.sleep(rng.uniform(0.8, 1.6))
             assert broker.kill() == -signal.SIGKILL
+            killed_at.append(last_seq(echo))
             broker_kills += 1
             time.sleep(rng.uniform(0.3, 2.0))  # entries keep being committed meanwhile
             broker.start()
@@ -136,7 +142,9 @@ def test_nothing_lost_across_broker_and_kiosk_kills(
         f"broker SIGKILLs, {kiosk_kills} kiosk SIGKILLs -> missing {len(missing)} entries, "
         f"{len(missing_alerts)} alerts; repeats at the subscriber {duplicates} "
         f"({duplicates * share:.2f} %), of which kiosk re-sends {kiosk_resends} "
-        f"({kiosk_resends * share:.2f} %)"
+        f"({kiosk_resends * share:.2f} %); broker killed at seq {killed_at}; missing seqs "
+        f"{sorted(entries[i]['seq'] for i in missing)}, alert seqs "
+        f"{sorted(alerts[i]['seq'] for i in missing_alerts)}"
     )
     assert len(entries) >= TOTAL and len(alerts) > 0.05 * TOTAL
     assert missing == [] and missing_alerts == []

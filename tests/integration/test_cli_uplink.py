@@ -6,13 +6,12 @@ import csv
 import io
 import json
 import signal
-import time
 from pathlib import Path
 
 import pytest
 
 from kiosk.uplink.localbroker import LocalBroker, free_port
-from tests.helpers import config_dict, kiosk_cmd, kiosk_popen, write_config
+from tests.helpers import committed_count, config_dict, kiosk_cmd, kiosk_popen, write_config
 from tests.integration.test_uplink import Inbox, collecting, wait_until
 
 pytestmark = pytest.mark.integration
@@ -141,8 +140,8 @@ def test_status_and_export_work_beside_a_running_kiosk(tmp_path: Path, broker: L
         "120",
     )
     try:
-        assert wait_until(lambda: (tmp_path / "state" / "ledger.sqlite").exists())
-        time.sleep(0.5)
+        ledger = tmp_path / "state" / "ledger.sqlite"
+        assert wait_until(lambda: ledger.exists() and committed_count(ledger) > 0)
         for _ in range(3):
             status = kiosk_cmd("outbox", "status", "--config", str(config))
             assert status.returncode == 0, status.stderr

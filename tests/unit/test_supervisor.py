@@ -11,6 +11,7 @@ from typing import Any
 from kiosk.config import ServiceSection
 from kiosk.status import KioskHealth, StatusBoard, WorkerHealth
 from kiosk.supervisor import EXIT_STALLED, Supervisor
+from tests.helpers import wait_until
 
 
 @dataclass(frozen=True)
@@ -116,7 +117,14 @@ def test_watchdog_is_fed_while_all_are_fresh() -> None:
     sup = Supervisor(SETTINGS, stop, board, notes, snapshot=snapshot)
     sup.add("camera", lambda ev: FakeWorker(ev, hang=False))
     sup.start()
-    threading.Timer(0.55, stop.set).start()
+
+    def stop_after_three_pings() -> None:  # waits for the condition, not for a guessed time
+        fed = wait_until(lambda: notes.calls.count("WATCHDOG") >= 3, timeout=10)
+        outcome.append(fed)
+        stop.set()
+
+    outcome: list[bool] = []
+    threading.Thread(target=stop_after_three_pings, daemon=True).start()
     assert sup.run() == 0
-    assert notes.calls.count("WATCHDOG") >= 3
+    assert outcome == [True]  # fed three times while the one worker stayed fresh
     assert board.health().fresh
