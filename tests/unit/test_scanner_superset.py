@@ -60,7 +60,8 @@ def test_superset_on_the_synthetic_phone_screens() -> None:
 
 
 @pytest.mark.slow
-def test_pyramid_reads_noisy_high_resolution_photos_zxing_alone_misses() -> None:
-    frames = [(f"{g}/{i}", im, (t,)) for i, (g, t, im) in enumerate(high_resolution_set(6, 13))]
-    per_pass = check(frames)
-    assert per_pass.get("pyramid", 0) > 0
+def test_pyramid_reads_a_noisy_high_resolution_photo_zxing_alone_misses() -> None:
+    """One frame of the benchmark's high-resolution set (seed 2) that only the pyramid reads;
+    the rate over the set is a benchmark figure (docs/benchmarks.md), not asserted here."""
+    frames = [(f"{g}/{i}", im, (t,)) for i, (g, t, im) in enumerate(high_resolution_set(1, 2))]
+    assert check(frames) == {"pyramid": 1}
