@@ -102,11 +102,17 @@ def test_fresh_workers_feed_the_watchdog_and_stop_cleanly() -> None:
         ready=lambda h, _now: bool(h.ready),
     )
     sup.start()
-    threading.Timer(0.5, stop.set).start()
+
+    def stop_after_five_passes() -> None:  # five health passes, however slow the machine
+        wait_until(lambda: notes.calls.count("STATUS=not fresh: thermometer") >= 5, timeout=10)
+        stop.set()
+
+    threading.Thread(target=stop_after_five_passes, daemon=True).start()
     assert sup.run() == 0
     health = board.health()
     assert not health.fresh  # the thermometer's device is not delivering
     assert health.worker("camera") is not None and health.worker("camera").fresh  # type: ignore[union-attr]
+    assert notes.calls.count("STATUS=not fresh: thermometer") >= 5
     assert "WATCHDOG" not in notes.calls  # one worker not fresh: no watchdog
     sup.stop_all()
     assert workers[0].stop.is_set() and notes.calls[-1] == "STOPPING"
