@@ -107,12 +107,17 @@ def test_simulate_commits_without_broker_and_drain_delivers_later(tmp_path: Path
     port = free_port()
     config = _config(tmp_path, port)
     result = kiosk_cmd(
-        "simulate", "entries", "--config", str(config), "--count", "30", "--timeout", "3"
+        "simulate", "entries", "--config", str(config), "--count", "30", "--timeout", "3", "--echo"
     )
     assert result.returncode == 1  # committed everything, but the outbox did not empty in time
-    summary = json.loads(result.stdout)
+    *echoed, summary = [json.loads(line) for line in result.stdout.splitlines()]
     owed = summary["outbox"]["pending"]  # one row per entry plus one per alert
     assert summary["committed"] == 30 and owed >= 30
+    # --echo: each committed entry's wire documents, as committed, in order
+    assert [e["entry"]["seq"] for e in echoed] == list(range(1, 31))
+    alerts = [e["alert"] for e in echoed if e["alert"] is not None]
+    assert owed == 30 + len(alerts)
+    assert all(a["entry_id"] == e["entry"]["id"] for e in echoed if (a := e["alert"]))
     assert summary["outbox"]["oldest_age_s"] >= 0
 
     assert kiosk_cmd("uplink", "drain", "--config", str(config), "--timeout", "2").returncode == 1
