@@ -105,7 +105,8 @@ def test_nothing_lost_across_broker_and_kiosk_kills(
             broker.start()
             time.sleep(rng.uniform(0.5, 1.5))
             kiosk.kill()
-            kiosk.communicate()
+            _, err = kiosk.communicate()
+            (tmp_path / f"stderr-{kiosk_kills}.txt").write_text(err)  # for a failure's story
             assert kiosk.returncode == -signal.SIGKILL  # the kill hit a live process
             kiosk_kills += 1
             record(echo, killed=True)
