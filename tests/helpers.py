@@ -7,10 +7,14 @@ import ipaddress
 import json
 import os
 import socket
+import sqlite3
 import subprocess
 import sys
+import time
+from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -74,10 +78,31 @@ def kiosk_cmd(
     )
 
 
-def kiosk_popen(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+def wait_until(predicate: Callable[[], bool], timeout: float = 15.0) -> bool:
+    """Polls ``predicate`` until it holds or ``timeout`` passes; its last answer."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
+def committed_count(ledger: Path) -> int:
+    """Entries in a ledger another process is writing (0 until its tables exist)."""
+    try:
+        with closing(sqlite3.connect(f"file:{ledger}?mode=ro", uri=True, timeout=5)) as db:
+            return int(db.execute("SELECT count(*) FROM entries").fetchone()[0])
+    except sqlite3.OperationalError:
+        return 0
+
+
+def kiosk_popen(
+    *args: str, env: dict[str, str] | None = None, stdout: IO[str] | int = subprocess.PIPE
+) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "kiosk", *args],
-        stdout=subprocess.PIPE,
+        stdout=stdout,
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, **(env or {})},

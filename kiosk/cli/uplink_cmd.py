@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import random
 import sys
@@ -35,6 +36,11 @@ def register(commands: Commands) -> None:
     sim.add_argument("--rate", type=float, default=0.0, help="entries per second (0 = no pause)")
     sim.add_argument("--timeout", type=float, default=300.0, help="bound on commit + drain, s")
     sim.add_argument("--seed", type=int, default=None, help="random seed for the entry mix")
+    sim.add_argument(
+        "--echo",
+        action="store_true",
+        help="print each committed entry's wire documents (entry, alert) as one JSON line",
+    )
 
     drain = commands.group("uplink", "the MQTT uplink").add(
         "drain", "publish until the outbox is empty", _drain
@@ -140,6 +146,9 @@ def _simulate_entries(args: argparse.Namespace, ctx: Context) -> int:
                     break
                 entry = ledger.commit(synthetic_entry(config.kiosk.id, config.kiosk.site, rng))
                 committed += 1
+                if args.echo:  # what was committed, as it is committed (for chaos tests)
+                    alert = json.loads(entry.alert_message()) if entry.alert_reasons else None
+                    emit({"entry": json.loads(entry.entry_message()), "alert": alert})
                 first = entry.seq if first is None else first
                 last = entry.seq
                 if publisher is not None:

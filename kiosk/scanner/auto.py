@@ -1,8 +1,13 @@
-"""The ``auto`` decoder: cheap colour-aware zxing passes on every frame, a rescue only where
-zxing saw a code it could not read, and reads that disagree are dropped."""
+"""The ``auto`` decoder: one plain zxing-cpp call first, and further passes only on frames where
+it found nothing, so ``auto`` never reads less than the library alone; reads that disagree are
+dropped."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import cv2
 import numpy as np
 
 from kiosk.scanner import zbar, zxing
@@ -12,17 +17,41 @@ from kiosk.scanner.base import Image, Symbol, Validator, overlaps, usable
 _COLOUR_SAFE = np.array([77, 150, 29], np.uint16)
 _MAX_HINTS = 2  # rescue at most this many regions per frame; a visitor shows one code
 _SMALL = 240  # regions narrower than this are upscaled twice before the rescue passes
+#: Frames whose long side exceeds this get the scale pyramid: area-averaged halvings down to it.
+PYRAMID_FROM = 1000
+PYRAMID_TO = 500
+
+#: The passes in the order they run; each runs only if every earlier one found nothing.
+PASSES = ("zxing", "colour", "pyramid", "threshold", "rescue")
+
+
+@dataclass(frozen=True)
+class AutoRead:
+    """What ``auto`` found in a frame and which pass found it (``None``: nothing found)."""
+
+    symbols: list[Symbol]
+    found_by: str | None
 
 
 class AutoDecoder:
-    """zxing-cpp and ZBar combined so that it reads more than either, yet an empty frame costs
-    about two zxing passes.
+    """zxing-cpp first, exactly as the library reads by default; then, on frames where that
+    found nothing, passes that each address one known weakness:
 
-    Every frame gets (1) zxing on a colour-safe luminance (blue weighted, red almost ignored),
-    inverted codes included, then (2) zxing with a global threshold at half resolution. Only if
-    zxing reported a QR symbol it failed to decode does a rescue run on that region (sharpened,
-    true luminance, ZBar straight and inverted); rescue reads that disagree about a region are
-    all dropped. Stateless: one instance may serve several threads.
+    1. ``zxing``: one zxing-cpp call with library defaults (QR Model 2 only) on the frame as
+       the camera delivers it. Whatever it reads is the answer: ``auto`` ⊇ zxing-cpp.
+    2. ``colour``: the same on a colour-safe luminance (blue weighted, red almost ignored), where
+       true luminance leaves a yellow code on a white screen almost invisible.
+    3. ``pyramid``: large frames (a high-resolution photo) on the colour-safe luminance,
+       area-averaged down by halves, each level read as it is and sharpened: averaging removes
+       the sensor noise and JPEG ringing of a dim high-resolution photo that zxing's own
+       downscaling (by thirds) keeps.
+    4. ``threshold``: a global threshold at half resolution (a code under uneven light).
+    5. ``rescue``: only where zxing saw a QR symbol it could not decode: that region sharpened,
+       upscaled if small, read by zxing-cpp and by ZBar (straight and inverted); rescue reads
+       that disagree about a region are all dropped.
+
+    An empty frame costs passes 1, 2 and 4 (and 3 on a large frame). Stateless: one instance
+    may serve several threads.
     """
 
     name = "auto"
@@ -31,24 +60,70 @@ class AutoDecoder:
         self._validator = validator
 
     def decode(self, image: Image) -> list[Symbol]:
+        return self.read(image).symbols
+
+    def read(self, image: Image) -> AutoRead:
+        """The symbols and the pass that found them."""
         frame = usable(image)
         if frame is None:
-            return []
-        image = frame
+            return AutoRead([], None)
         hints: list[tuple[int, int, int, int]] = []
-        first = zxing.read(zxing.view(image, swap=True), self._validator)
-        if first.symbols:
-            return first.symbols
-        hints += first.hints
-        second = zxing.read(
-            zxing.view(image, swap=True, step=2), self._validator, scale=2.0, global_histogram=True
+        passes: list[tuple[str, Callable[[Image, list[tuple[int, int, int, int]]], list[Symbol]]]]
+        passes = [
+            ("zxing", self._library),
+            ("colour", self._colour),
+            ("pyramid", self._pyramid),
+            ("threshold", self._threshold),
+            ("rescue", self._rescue_hints),
+        ]
+        for name, step in passes:
+            found = step(frame, hints)
+            if found:
+                return AutoRead(found, name)
+        return AutoRead([], None)
+
+    def _library(self, frame: Image, _hints: list[tuple[int, int, int, int]]) -> list[Symbol]:
+        return zxing.read(frame, self._validator, library_defaults=True).symbols
+
+    def _colour(self, frame: Image, hints: list[tuple[int, int, int, int]]) -> list[Symbol]:
+        if frame.ndim == 2:
+            return []
+        result = zxing.read(zxing.view(frame, swap=True), self._validator)
+        hints += result.hints
+        return result.symbols
+
+    def _pyramid(self, frame: Image, hints: list[tuple[int, int, int, int]]) -> list[Symbol]:
+        if max(frame.shape[:2]) <= PYRAMID_FROM:
+            return []
+        scale = 1.0
+        level = _colour_safe(frame)
+        while max(level.shape[:2]) > PYRAMID_FROM:
+            height, width = level.shape[:2]
+            level = np.asarray(
+                cv2.resize(level, (width // 2, height // 2), interpolation=cv2.INTER_AREA),
+                np.uint8,
+            )
+            scale *= 2.0
+            if max(level.shape[:2]) < PYRAMID_TO:
+                break
+            for plane in (level, _sharpen(level)):
+                result = zxing.read(plane, self._validator, scale=scale)
+                hints += result.hints
+                if result.symbols:
+                    return result.symbols
+        return []
+
+    def _threshold(self, frame: Image, hints: list[tuple[int, int, int, int]]) -> list[Symbol]:
+        result = zxing.read(
+            zxing.view(frame, swap=True, step=2), self._validator, scale=2.0, global_histogram=True
         )
-        if second.symbols:
-            return second.symbols
-        hints += second.hints
+        hints += result.hints
+        return result.symbols
+
+    def _rescue_hints(self, frame: Image, hints: list[tuple[int, int, int, int]]) -> list[Symbol]:
         found: list[Symbol] = []
         for box in _merge(hints)[:_MAX_HINTS]:
-            found += self._rescue(image, box)
+            found += self._rescue(frame, box)
         return found
 
     def _rescue(self, image: Image, box: tuple[int, int, int, int]) -> list[Symbol]:

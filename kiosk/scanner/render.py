@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import zxingcpp
@@ -226,4 +226,24 @@ def coloured_set(per_group: int, seed: int) -> list[tuple[str, str, Image]]:
             for _ in range(per_group):
                 text = sample_payload(rng)
                 frames.append((group, text, render(random_scene(rng, text, colour, dark))))
+    return frames
+
+
+def high_resolution_set(count: int, seed: int) -> list[tuple[str, str, Image]]:
+    """Photos as a phone's 12 MP main camera takes them in a dim doorway: 4032x3024, the code
+    150-400 px wide, strong sensor noise, some blur, JPEG; as (``high-res``, text, frame)."""
+    rng = random.Random(seed)  # noqa: S311 - image synthesis, not security
+    frames = []
+    for _ in range(count):
+        text = sample_payload(rng)
+        scene = random_scene(
+            rng, text, rng.choice(COLOURS), rng.random() < 0.3, rng.randint(150, 400)
+        )
+        scene = replace(
+            scene,
+            blur_px=rng.choice((1.0, 2.0, 3.0)),
+            noise=rng.uniform(20, 45),
+            jpeg_quality=rng.choice((90, 75, 50)),
+        )
+        frames.append(("high-res", text, render(scene, 4032, 3024)))
     return frames

@@ -46,21 +46,21 @@ def read(
     scale: float = 1.0,
     offset: tuple[int, int] = (0, 0),
     global_histogram: bool = False,
-    try_invert: bool = True,
+    library_defaults: bool = False,
 ) -> ZxingResult:
-    """Run zxing-cpp once (QR Model 2 only); boxes are mapped back by ``scale`` and ``offset``."""
-    binarizer = (
-        zxingcpp.Binarizer.GlobalHistogram if global_histogram else zxingcpp.Binarizer.LocalAverage
-    )
+    """Run zxing-cpp once (QR Model 2 only); boxes are mapped back by ``scale`` and ``offset``.
+
+    ``library_defaults`` leaves every option at the library's default except the format and the
+    text mode (plain: the bytes as text, where the default writes control characters as
+    ``<SOH>``); it reports no hints, since asking for errors changes what the library returns.
+    """
+    options: dict[str, object] = {"formats": _QR, "text_mode": zxingcpp.TextMode.Plain}
+    if not library_defaults:
+        options["return_errors"] = True
+        if global_histogram:
+            options["binarizer"] = zxingcpp.Binarizer.GlobalHistogram
     try:
-        found = zxingcpp.read_barcodes(
-            image,
-            formats=_QR,
-            text_mode=zxingcpp.TextMode.Plain,
-            binarizer=binarizer,
-            try_invert=try_invert,
-            return_errors=True,
-        )
+        found = zxingcpp.read_barcodes(image, **options)  # type: ignore[arg-type]
     except (ValueError, TypeError, RuntimeError) as exc:  # bad shape or dtype, library error
         logger.warning("zxing-cpp failed on a frame: %s", exc)
         return ZxingResult([], [])
@@ -78,7 +78,7 @@ def read(
 
 
 class ZxingDecoder:
-    """zxing-cpp alone, once per frame, on true luminance, inverted codes included."""
+    """zxing-cpp alone, once per frame, with the library's defaults (QR Model 2 only)."""
 
     name = "zxing"
 
@@ -87,4 +87,4 @@ class ZxingDecoder:
 
     def decode(self, image: Image) -> list[Symbol]:
         frame = usable(image)
-        return [] if frame is None else read(view(frame), self._validator).symbols
+        return [] if frame is None else read(frame, self._validator, library_defaults=True).symbols

@@ -84,6 +84,9 @@ def make_client(
         client.username_pw_set(uplink.username, password)
     if uplink.tls.enabled:
         client.tls_set_context(tls_context(uplink.tls))
+    # paho tells why a socket failed (e.g. a TLS alert: the broker wants a client certificate)
+    # only in its log, at ERROR; its DEBUG packet trace stays off unless debugging
+    client.enable_logger(logging.getLogger("kiosk.uplink.paho"))
     client.max_inflight_messages_set(inflight)
     client.max_queued_messages_set(0)
     client.reconnect_delay_set(uplink.reconnect_min_s, uplink.reconnect_max_s)

@@ -165,17 +165,18 @@ class LocalBroker:
     def running(self) -> bool:
         return self._proc is not None and self._proc.poll() is None
 
-    def kill(self) -> None:
-        """SIGKILL: no goodbye, no final save; what was autosaved survives."""
-        self._signal(signal.SIGKILL)
+    def kill(self) -> int | None:
+        """SIGKILL: no goodbye, no final save; what was autosaved survives. Returns mosquitto's
+        exit status (``-SIGKILL`` only if the signal hit it alive), ``None`` if never started."""
+        return self._signal(signal.SIGKILL)
 
     def stop(self) -> None:
         """SIGTERM: mosquitto saves its state and exits."""
         self._signal(signal.SIGTERM)
 
-    def _signal(self, sig: signal.Signals) -> None:
+    def _signal(self, sig: signal.Signals) -> int | None:
         if self._proc is None:
-            return
+            return None
         if self._proc.poll() is None:
             self._proc.send_signal(sig)
             try:
@@ -185,7 +186,9 @@ class LocalBroker:
                 self._proc.wait()
         if self._proc.stderr is not None:
             self._proc.stderr.close()
+        status = self._proc.returncode
         self._proc = None
+        return status
 
     def __enter__(self) -> LocalBroker:
         return self.start()

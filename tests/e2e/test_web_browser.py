@@ -142,10 +142,11 @@ def test_a_result_never_outlives_its_dwell_time(
     page: Page, server: WebServer, board: StatusBoard
 ) -> None:
     page.goto(server.url + "/")
-    show_decision(board, "pass", dwell_s=0.6)
+    # a dwell long against a busy machine's page update (0.6 s raced it); then wait for expiry
+    show_decision(board, "pass", dwell_s=2.0)
     wait_version(page, board)
     assert page.is_visible(".result")
-    page.wait_for_selector("#screen.expired", timeout=3000)
+    page.wait_for_selector("#screen.expired", timeout=10_000)
     assert not page.is_visible(".result")
     assert page.inner_text(".wait-note").startswith("请稍候")
     assert background(page) != COLOURS["pass"]

@@ -6,13 +6,12 @@ import csv
 import io
 import json
 import signal
-import time
 from pathlib import Path
 
 import pytest
 
 from kiosk.uplink.localbroker import LocalBroker, free_port
-from tests.helpers import config_dict, kiosk_cmd, kiosk_popen, write_config
+from tests.helpers import committed_count, config_dict, kiosk_cmd, kiosk_popen, write_config
 from tests.integration.test_uplink import Inbox, collecting, wait_until
 from tests.web_support import ledger_csv_rows
 
@@ -139,12 +138,17 @@ def test_simulate_commits_without_broker_and_drain_delivers_later(tmp_path: Path
     port = free_port()
     config = _config(tmp_path, port)
     result = kiosk_cmd(
-        "simulate", "entries", "--config", str(config), "--count", "30", "--timeout", "3"
+        "simulate", "entries", "--config", str(config), "--count", "30", "--timeout", "3", "--echo"
     )
     assert result.returncode == 1  # committed everything, but the outbox did not empty in time
-    summary = json.loads(result.stdout)
+    *echoed, summary = [json.loads(line) for line in result.stdout.splitlines()]
     owed = summary["outbox"]["pending"]  # one row per entry plus one per alert
     assert summary["committed"] == 30 and owed >= 30
+    # --echo: each committed entry's wire documents, as committed, in order
+    assert [e["entry"]["seq"] for e in echoed] == list(range(1, 31))
+    alerts = [e["alert"] for e in echoed if e["alert"] is not None]
+    assert owed == 30 + len(alerts)
+    assert all(a["entry_id"] == e["entry"]["id"] for e in echoed if (a := e["alert"]))
     assert summary["outbox"]["oldest_age_s"] >= 0
 
     assert kiosk_cmd("uplink", "drain", "--config", str(config), "--timeout", "2").returncode == 1
@@ -172,8 +176,8 @@ def test_status_and_export_work_beside_a_running_kiosk(tmp_path: Path, broker: L
         "120",
     )
     try:
-        assert wait_until(lambda: (tmp_path / "state" / "ledger.sqlite").exists())
-        time.sleep(0.5)
+        ledger = tmp_path / "state" / "ledger.sqlite"
+        assert wait_until(lambda: ledger.exists() and committed_count(ledger) > 0)
         for _ in range(3):
             status = kiosk_cmd("outbox", "status", "--config", str(config))
             assert status.returncode == 0, status.stderr

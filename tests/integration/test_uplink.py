@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -18,21 +19,12 @@ from kiosk.model import Entry, Outcome
 from kiosk.uplink.collector import Collector, Received
 from kiosk.uplink.localbroker import BrokerTls, LocalBroker
 from kiosk.uplink.publisher import Publisher
-from tests.helpers import Pki, config_dict, kiosk_cmd, make_config, write_config
+from tests.helpers import Pki, config_dict, kiosk_cmd, make_config, wait_until, write_config
 from tests.mqtt_wire import WireWatch
 
 pytestmark = pytest.mark.integration
 
 ALL = "county/demo/kiosk/+/+"
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = 15.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return predicate()
 
 
 @contextmanager
@@ -125,8 +117,13 @@ def test_status_and_state_are_retained_entries_never(tmp_path: Path, broker: Loc
             assert wait_until(lambda: ledger.outbox_status().pending == 0)
             # a subscriber arriving later sees only the retained availability and state
             with collecting(broker.port, client_id="late") as late:
-                time.sleep(1.0)
-                received = late.drain()
+                received: list[Any] = []
+
+                def retained_arrived() -> bool:  # the broker sends every retained one at once
+                    received.extend(late.drain())
+                    return {"state", "status"} <= {m.topic.rsplit("/", 1)[1] for m in received}
+
+                assert wait_until(retained_arrived)
     topics = sorted({m.topic.rsplit("/", 1)[1] for m in received})
     assert topics == ["state", "status"]
     assert all(m.retained for m in received)
@@ -257,6 +254,7 @@ def test_acl_rejection_is_parked_not_lost_and_retried_after_config_change(
             status = ledger.outbox_status()
             assert status.parked == 1
             assert publisher.health().parked == 1
+            assert parked_reasons(config.ledger_path) == ["0x87 Not authorized"]
             # and a technician sees it: kiosk outbox status, run beside the kiosk
             toml = write_config(
                 tmp_path / "kiosk.toml", config_dict(tmp_path / "state", broker.port, uplink=uplink)
@@ -282,9 +280,13 @@ def test_wrong_password_delivers_nothing_and_loses_nothing(tmp_path: Path) -> No
         )
         with Ledger(config.ledger_path) as ledger, publishing(config) as publisher:
             commit(ledger, 5)
-            assert wait_until(
-                lambda: (publisher.health().last_error or "").startswith("connection refused")
-            )
+            assert wait_until(lambda: publisher.health().last_error is not None)
+            error = publisher.health().last_error or ""
+            # the CONNACK reason names the refusal (mosquitto: 0x87; MQTT v5 also allows 0x86)
+            assert error in (
+                "connection refused: 0x86 Bad user name or password",
+                "connection refused: 0x87 Not authorized",
+            ), error
             assert ledger.outbox_status().pending == 5
             assert not publisher.health().connected
 
@@ -315,11 +317,15 @@ def test_tls_refuses_an_untrusted_or_misnamed_broker(tmp_path: Path, pki: Pki) -
         "elsewhere", server=True, ips=("10.9.9.9",), names=("broker.example",)
     )
     cert, key = pki.issue("broker", server=True)
-    cases = [
-        (BrokerTls(pki.ca_file, cert, key), other.ca_file),  # untrusted issuer
-        (BrokerTls(pki.ca_file, wrong_name_cert, wrong_name_key), pki.ca_file),  # name mismatch
+    cases = [  # the refusal must name the problem: any other error would pass a looser test
+        (BrokerTls(pki.ca_file, cert, key), other.ca_file, "self-signed certificate in"),
+        (
+            BrokerTls(pki.ca_file, wrong_name_cert, wrong_name_key),
+            pki.ca_file,
+            "IP address mismatch",
+        ),
     ]
-    for i, (tls, ca_file) in enumerate(cases):
+    for i, (tls, ca_file, problem) in enumerate(cases):
         with LocalBroker(tmp_path / f"broker{i}", tls=tls) as broker:
             config = make_config(
                 tmp_path / f"state{i}",
@@ -329,12 +335,23 @@ def test_tls_refuses_an_untrusted_or_misnamed_broker(tmp_path: Path, pki: Pki) -
             with Ledger(config.ledger_path) as ledger, publishing(config) as publisher:
                 commit(ledger, 3)
                 assert wait_until(lambda p=publisher: p.health().last_error is not None)
-                time.sleep(0.5)
+                error = publisher.health().last_error or ""
+                assert "certificate verify failed" in error and problem in error, error
+                time.sleep(0.5)  # refused, and stays refused
                 assert not publisher.health().connected
                 assert ledger.outbox_status().pending == 3
 
 
-def test_mutual_tls_identity_and_per_kiosk_acl(tmp_path: Path, pki: Pki) -> None:
+def parked_reasons(ledger_path: Path) -> list[str]:
+    """The reasons stored with the rows the broker refused."""
+    with closing(sqlite3.connect(ledger_path)) as db:
+        rows = db.execute("SELECT parked_reason FROM outbox WHERE parked_at IS NOT NULL")
+        return [reason for (reason,) in rows]
+
+
+def test_mutual_tls_identity_and_per_kiosk_acl(
+    tmp_path: Path, pki: Pki, caplog: pytest.LogCaptureFixture
+) -> None:
     server_cert, server_key = pki.issue("broker", server=True)
     tls = BrokerTls(
         pki.ca_file, server_cert, server_key, require_certificate=True, identity_as_username=True
@@ -360,6 +377,7 @@ def test_mutual_tls_identity_and_per_kiosk_acl(tmp_path: Path, pki: Pki) -> None
             commit(ledger, 2)
             assert wait_until(lambda: ledger.outbox_status().parked == 2)
             assert ledger.outbox_status().pending == 0
+            assert parked_reasons(config.ledger_path) == ["0x87 Not authorized"] * 2
         # without a client certificate the broker refuses the connection
         config = make_config(
             tmp_path / "state3",
@@ -370,3 +388,9 @@ def test_mutual_tls_identity_and_per_kiosk_acl(tmp_path: Path, pki: Pki) -> None
             commit(ledger, 1)
             assert wait_until(lambda: publisher.health().last_error is not None)
             assert ledger.outbox_status().pending == 1
+        # TLS 1.3 reports a missing client certificate only after the handshake, so the
+        # disconnect reason is paho's "0x80 Unspecified error": the kiosk's log names the alert,
+        # and so does the broker's
+        assert wait_until(lambda: "certificate required" in caplog.text), caplog.text
+        log = broker.log_path.read_text(encoding="utf-8", errors="replace")
+        assert "peer did not return a certificate" in log, log

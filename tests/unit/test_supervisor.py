@@ -11,6 +11,7 @@ from typing import Any
 from kiosk.config import ServiceSection
 from kiosk.service.status import KioskHealth, StatusBoard, WorkerHealth
 from kiosk.service.supervisor import EXIT_STALLED, Supervisor
+from tests.helpers import wait_until
 
 
 @dataclass(frozen=True)
@@ -101,15 +102,20 @@ def test_fresh_workers_feed_the_watchdog_and_stop_cleanly() -> None:
         ready=lambda h, _now: bool(h.ready),
     )
     sup.start()
-    threading.Timer(0.5, stop.set).start()
+
+    def stop_after_five_passes() -> None:  # five health passes, however slow the machine
+        wait_until(lambda: notes.calls.count("STATUS=not fresh: thermometer") >= 5, timeout=10)
+        stop.set()
+
+    threading.Thread(target=stop_after_five_passes, daemon=True).start()
     assert sup.run() == 0
     health = board.health()
     assert not health.fresh  # the thermometer's device is not delivering
     assert health.worker("camera") is not None and health.worker("camera").fresh  # type: ignore[union-attr]
     # its thread progresses: the watchdog is fed (no restart loop for a missing device), and
     # the status names the device that is not delivering
+    assert notes.calls.count("STATUS=not fresh: thermometer") >= 5
     assert "WATCHDOG" in notes.calls
-    assert "STATUS=not fresh: thermometer" in notes.calls
     sup.stop_all()
     assert workers[0].stop.is_set() and notes.calls[-1] == "STOPPING"
 
@@ -119,7 +125,14 @@ def test_watchdog_is_fed_while_all_are_fresh() -> None:
     sup = Supervisor(SETTINGS, stop, board, notes, snapshot=snapshot)
     sup.add("camera", lambda ev: FakeWorker(ev, hang=False))
     sup.start()
-    threading.Timer(0.55, stop.set).start()
+
+    def stop_after_three_pings() -> None:  # waits for the condition, not for a guessed time
+        fed = wait_until(lambda: notes.calls.count("WATCHDOG") >= 3, timeout=10)
+        outcome.append(fed)
+        stop.set()
+
+    outcome: list[bool] = []
+    threading.Thread(target=stop_after_three_pings, daemon=True).start()
     assert sup.run() == 0
-    assert notes.calls.count("WATCHDOG") >= 3
+    assert outcome == [True]  # fed three times while the one worker stayed fresh
     assert board.health().fresh
