@@ -5,15 +5,12 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
-import signal
 import sys
 from collections.abc import Sequence
-from types import FrameType
 
 from county import __version__
-from county.config import ConfigError
 from county.store import StoreError
-from kiosk.cli import Commands, Context, Handler
+from kiosk.cli import Commands, run_handler
 
 #: Modules under ``county.cli`` whose ``register(commands)`` adds subcommands.
 COMMAND_MODULES = ("config_cmd", "ingest_cmd", "desk_cmd", "lists_cmd")
@@ -42,20 +39,4 @@ def main(argv: Sequence[str]) -> int:
     logging.basicConfig(
         level=args.log_level, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s"
     )
-    context = Context()
-
-    def on_signal(_signum: int, _frame: FrameType | None) -> None:
-        context.stop.set()  # nothing else: no logging, no locks in a signal handler
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    handler: Handler = args.handler
-    try:
-        return handler(args, context)
-    except ConfigError as exc:
-        for problem in exc.problems:
-            print(f"config error: {problem}", file=sys.stderr)
-        return 1
-    except StoreError as exc:
-        print(f"store error: {exc}", file=sys.stderr)
-        return 1
+    return run_handler(args, {StoreError: "store error"})

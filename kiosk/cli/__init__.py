@@ -104,6 +104,12 @@ def main(argv: Sequence[str]) -> int:
     """Run one subcommand; 0 success, 1 failure, 2 usage error (from argparse)."""
     args = build_parser(argv).parse_args(argv)
     setup_logging(args.log_level)  # journald's native socket under systemd, else stderr
+    return run_handler(args, {StorageError: "storage error"})
+
+
+def run_handler(args: argparse.Namespace, failures: dict[type[Exception], str]) -> int:
+    """Run the parsed subcommand with SIGTERM and SIGINT setting its stop event. A config
+    error, or one of ``failures`` (error type → label), is a message and exit 1."""
     context = Context()
 
     def on_signal(_signum: int, _frame: FrameType | None) -> None:
@@ -118,6 +124,7 @@ def main(argv: Sequence[str]) -> int:
         for problem in exc.problems:
             print(f"config error: {problem}", file=sys.stderr)
         return 1
-    except StorageError as exc:
-        print(f"storage error: {exc}", file=sys.stderr)
+    except tuple(failures) as exc:
+        label = next(text for kind, text in failures.items() if isinstance(exc, kind))
+        print(f"{label}: {exc}", file=sys.stderr)
         return 1

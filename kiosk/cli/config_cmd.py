@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from kiosk.cli import Commands, Context
 from kiosk.cli.output import emit
@@ -13,32 +15,52 @@ from kiosk.confload import reference
 
 
 def register(commands: Commands) -> None:
-    check = commands.group("config", "configuration tools").add(
-        "check", "validate a config file and print the effective config", _check
+    register_for(commands, load, Config, "/etc/kiosk/kiosk.toml", _warnings)
+
+
+def register_for(
+    commands: Commands,
+    load_config: Callable[[Path], Any],
+    schema: type,
+    example: str,
+    warnings: Callable[[Any], list[str]] = lambda _config: [],
+) -> None:
+    """``config check FILE`` and ``config reference`` for a service's config (the county's too)."""
+
+    def check(args: argparse.Namespace, _ctx: Context) -> int:
+        try:
+            config = load_config(args.file)
+        except ConfigError as exc:
+            for problem in exc.problems:
+                print(problem, file=sys.stderr)
+            return 1
+        for warning in warnings(config):
+            print(warning, file=sys.stderr)
+        emit(config.describe())
+        return 0
+
+    def reference_cmd(_args: argparse.Namespace, _ctx: Context) -> int:
+        sys.stdout.write(reference_markdown(schema))
+        return 0
+
+    group = commands.group("config", "configuration tools")
+    group.add("check", "validate a config file and print the effective config", check).add_argument(
+        "file", type=Path, help=f"TOML config file, e.g. {example}"
     )
-    check.add_argument("file", type=Path, help="TOML config file, e.g. /etc/kiosk/kiosk.toml")
-    commands.group("config", "configuration tools").add(
-        "reference", "every config key with its default and meaning, as Markdown", _reference
+    group.add(
+        "reference", "every config key with its default and meaning, as Markdown", reference_cmd
     )
 
 
-def _check(args: argparse.Namespace, _ctx: Context) -> int:
-    try:
-        config = load(args.file)
-    except ConfigError as exc:
-        for problem in exc.problems:
-            print(problem, file=sys.stderr)
-        return 1
+def _warnings(config: Config) -> list[str]:
     up = config.uplink
     if up.enabled and up.plaintext_credentials:
-        print(
+        return [
             f"WARNING 警告: the MQTT user name and password go in clear text to "
             f"{up.host}:{up.port} (uplink.allow_plaintext_password = true); anyone on the path "
-            "can read them. Prefer uplink.tls.enabled = true.",
-            file=sys.stderr,
-        )
-    emit(config.describe())
-    return 0
+            "can read them. Prefer uplink.tls.enabled = true."
+        ]
+    return []
 
 
 def reference_markdown(schema: type = Config) -> str:
@@ -58,8 +80,3 @@ def reference_markdown(schema: type = Config) -> str:
         cell = doc.replace("|", r"\|")
         out.append(f"| `{key}` | `{default}` | {cell} |")
     return "\n".join(out).lstrip("\n") + "\n"
-
-
-def _reference(_args: argparse.Namespace, _ctx: Context) -> int:
-    sys.stdout.write(reference_markdown())
-    return 0
