@@ -355,3 +355,25 @@ def endless_chunked_body(port: int) -> tuple[bytes, int]:
                 break
             sent += 4096
     return b"", sent
+
+
+def request(
+    port: int,
+    method: str,
+    path: str,
+    *,
+    source: str | None = None,
+    body: str | None = None,
+    headers: dict[str, str] | None = None,
+    timeout: float = 5.0,
+) -> tuple[int, dict[str, str], bytes]:
+    """One HTTP request from ``source`` (another loopback address stands for another host):
+    status, headers and body."""
+    bind = None if source is None else (source, 0)
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout, source_address=bind)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        answer = conn.getresponse()
+        return answer.status, dict(answer.getheaders()), answer.read()
+    finally:
+        conn.close()

@@ -8,7 +8,6 @@ own checks come from 127.0.0.1, which keeps reserved connections (``desk.admin_a
 
 from __future__ import annotations
 
-import http.client
 import select
 import socket
 import threading
@@ -30,7 +29,7 @@ from tests.county_support import (
     wait_for,
     write_entries,
 )
-from tests.web_support import SseClient, csrf_from
+from tests.web_support import SseClient, csrf_from, request
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -52,26 +51,6 @@ def desk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningDesk]:
     tmp = tmp_path_factory.mktemp("desk-web")
     with running_desk(tmp, sqlite_url(tmp / "county.sqlite"), desk=DESK) as running:
         yield running
-
-
-def request(
-    port: int,
-    method: str,
-    path: str,
-    *,
-    source: str | None = None,
-    body: str | None = None,
-    headers: dict[str, str] | None = None,
-    timeout: float = 5.0,
-) -> tuple[int, dict[str, str], bytes]:
-    bind = None if source is None else (source, 0)
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout, source_address=bind)
-    try:
-        conn.request(method, path, body=body, headers=headers or {})
-        answer = conn.getresponse()
-        return answer.status, dict(answer.getheaders()), answer.read()
-    finally:
-        conn.close()
 
 
 def login_form(port: int, source: str | None = None) -> tuple[str, str]:

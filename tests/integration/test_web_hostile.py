@@ -9,7 +9,6 @@ other hosts, as LAN clients are when ``[web] host = "0.0.0.0"``.
 
 from __future__ import annotations
 
-import http.client
 import re
 import select
 import socket
@@ -39,6 +38,7 @@ from tests.web_support import (
     endless_chunked_body,
     http_login,
     ledger_csv_rows,
+    request,
 )
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(240)]
@@ -127,26 +127,6 @@ class Site:
             "the screen got no decided visitor during the attack"
         )
         assert all(s.ok for s in self.door.seen), [s.visitor.label for s in self.door.seen]
-
-
-def request(
-    port: int,
-    method: str,
-    path: str,
-    *,
-    source: str | None = None,
-    body: str | None = None,
-    headers: dict[str, str] | None = None,
-    timeout: float = 5.0,
-) -> tuple[int, dict[str, str], bytes]:
-    bind = None if source is None else (source, 0)
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout, source_address=bind)
-    try:
-        conn.request(method, path, body=body, headers=headers or {})
-        answer = conn.getresponse()
-        return answer.status, dict(answer.getheaders()), answer.read()
-    finally:
-        conn.close()
 
 
 class LocalProbe:
