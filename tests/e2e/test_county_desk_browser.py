@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import csv
 import io
+import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import openpyxl
@@ -19,8 +20,11 @@ from playwright.sync_api import Page
 from kiosk.demo import VISITORS, DemoRig, play_visitor
 from kiosk.demo_county import DESK_USER, CountySide
 from kiosk.ledger import Ledger
+from kiosk.sensors.simulator import ThermometerSimulator
 from kiosk.service.app import Kiosk
 from tests.county_support import wait_for
+from tests.helpers import kiosk_popen
+from tests.integration.test_run import kiosk_config
 from tests.integration.test_uplink import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
@@ -124,3 +128,40 @@ def test_desk_follows_the_demo(rig: DemoRig, page: Page, shots: Path) -> None:
     finally:
         stop.set()
         runner.join(30)
+
+
+def test_desk_fleet_sees_a_kiosk_process_go_offline_on_sigterm(
+    rig: DemoRig, page: Page, tmp_path: Path
+) -> None:
+    """A real ``kiosk run`` on the demo broker: online on the desk's fleet page, then offline
+    once SIGTERM has made it publish its retained ``offline`` and exit 0."""
+    assert rig.county is not None and rig.broker is not None
+    sim = ThermometerSimulator("gy-mcu90614", link=tmp_path / "ttyTERM")
+    sim.start()
+    proc = kiosk_popen("run", "--config", str(kiosk_config(tmp_path, rig.broker.port, sim)))
+    try:
+        desk = rig.county.desk_url
+        page.goto(desk + "/login")
+        page.fill("input[name=user]", DESK_USER)
+        page.fill("input[name=password]", rig.county.password)
+        page.click("button[type=submit]")
+        page.wait_for_selector("#alerts")
+        row = page.locator('tr.kiosk[data-kiosk="k-001"]')
+
+        def shown(state: str) -> Callable[[], bool]:
+            def check() -> bool:
+                page.goto(desk + "/fleet")
+                return row.count() == 1 and row.get_attribute("data-online") == state
+
+            return check
+
+        assert wait_for(shown("yes"), 30, interval=0.5)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=30)
+        assert proc.returncode == 0, err
+        assert wait_for(shown("no"), 15, interval=0.5)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()
+        sim.stop()
