@@ -126,12 +126,13 @@ class Site:
         assert wait_until(lambda: any(t > t0 for t, _ in self.screen.decided), 10), (
             "the screen got no decided visitor during the attack"
         )
-        # every visitor got the right outcome, or (on a busy 2-core machine, a thermometer
-        # scenario that ran out of time) SEE STAFF: failing closed, never a wrong PASS or DENY
+        # Safety: no visitor got a wrong PASS or DENY. Liveness is the two decided visitors
+        # above; on a busy 2-core machine one scripted visitor may run out of its own time
+        # (nothing decided yet, or SEE STAFF when the thermometer scenario ended first).
         wrong = [
-            (s.visitor.label, s.screen and s.screen.outcome, s.screen and s.screen.reasons)
+            (s.visitor.label, s.screen.outcome, s.screen.reasons)
             for s in self.door.seen
-            if not s.ok and not (s.screen is not None and s.screen.outcome is Outcome.REFER)
+            if s.screen is not None and not s.ok and s.screen.outcome is not Outcome.REFER
         ]
         assert not wrong, wrong
 
