@@ -294,6 +294,29 @@ def env_layer(environ: Mapping[str, str], prefix: str = ENV_PREFIX) -> _Layer:
     return _Layer(values, "environment", names)
 
 
+def parse_values(
+    cls: type[T],
+    values: Mapping[str, Any],
+    source: str,
+    environ: Mapping[str, str] | None,
+    env_prefix: str = ENV_PREFIX,
+) -> T:
+    """``cls`` from a TOML-shaped dict plus optional ``{env_prefix}SECTION__KEY`` overrides;
+    its ``source`` field names where it came from."""
+    layers = [_Layer(dict(values), source)]
+    if environ is not None:
+        layers.append(env_layer(environ, env_prefix))
+    return dataclasses.replace(build(cls, layers), source=source)  # type: ignore[type-var]
+
+
+def load_file(
+    cls: type[T], path: Path, environ: Mapping[str, str], env_prefix: str = ENV_PREFIX
+) -> T:
+    """``cls`` from the TOML file at ``path`` with the environment's overrides on top."""
+    config = build(cls, [file_layer(path), env_layer(environ, env_prefix)])
+    return dataclasses.replace(config, source=str(path))  # type: ignore[type-var]
+
+
 def describe(obj: Any, prefix: str = "") -> dict[str, Any]:
     """The effective config as a nested dict, secrets masked, paths as strings."""
     out: dict[str, Any] = {}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -19,13 +19,11 @@ from kiosk.config import read_secret
 from kiosk.confload import (
     ConfigError,
     ConfigProblem,
-    build,
     describe,
-    env_layer,
-    file_layer,
+    load_file,
+    parse_values,
     setting,
 )
-from kiosk.confload import _Layer as Layer
 
 ENV_PREFIX = "COUNTY_"
 
@@ -72,14 +70,9 @@ def parse(
     values: Mapping[str, Any], source: str = "dict", environ: Mapping[str, str] | None = None
 ) -> Config:
     """Build a Config from a TOML-shaped dict (tests use this) plus optional env overrides."""
-    layers = [Layer(dict(values), source)]
-    if environ is not None:
-        layers.append(env_layer(environ, ENV_PREFIX))
-    return replace(build(Config, layers), source=source)
+    return parse_values(Config, values, source, environ, ENV_PREFIX)
 
 
 def load(path: Path, environ: Mapping[str, str] | None = None) -> Config:
     """Read the TOML file at ``path`` and apply ``COUNTY_<SECTION>__<KEY>`` overrides."""
-    env = os.environ if environ is None else environ
-    config = build(Config, [file_layer(path), env_layer(env, ENV_PREFIX)])
-    return replace(config, source=str(path))
+    return load_file(Config, path, os.environ if environ is None else environ, ENV_PREFIX)

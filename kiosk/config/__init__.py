@@ -9,7 +9,7 @@ import hashlib
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,13 +29,11 @@ from kiosk.config.web import WebSection
 from kiosk.confload import (
     ConfigError,
     ConfigProblem,
-    build,
     describe,
-    env_layer,
-    file_layer,
+    load_file,
+    parse_values,
     setting,
 )
-from kiosk.confload import _Layer as Layer
 
 __all__ = [
     "CameraSection",
@@ -102,22 +100,12 @@ def parse(
     values: Mapping[str, Any], source: str = "dict", environ: Mapping[str, str] | None = None
 ) -> Config:
     """Build a Config from a TOML-shaped dict (tests use this) plus optional env overrides."""
-    layers = [Layer(dict(values), source)]
-    if environ is not None:
-        layers.append(env_layer(environ))
-    config = build(Config, layers)
-    return _with_source(config, source)
+    return parse_values(Config, values, source, environ)
 
 
 def load(path: Path, environ: Mapping[str, str] | None = None) -> Config:
     """Read the TOML file at ``path`` and apply ``KIOSK_<SECTION>__<KEY>`` overrides."""
-    env = os.environ if environ is None else environ
-    config = build(Config, [file_layer(path), env_layer(env)])
-    return _with_source(config, str(path))
-
-
-def _with_source(config: Config, source: str) -> Config:
-    return replace(config, source=source)
+    return load_file(Config, path, os.environ if environ is None else environ)
 
 
 def read_secret(
