@@ -18,6 +18,7 @@ from kiosk.storage import (
     connect,
     entry_from_row,
     entry_values,
+    kept_receipt_row,
     outbox_status,
     purge_delivered,
     storage_error,
@@ -179,13 +180,5 @@ class Ledger:
     def receipt_progress(self, kiosk: str) -> tuple[int | None, int]:
         """The county's ``confirmed_seq`` for ``kiosk`` (None before a receipt) and the
         kiosk's last committed ``seq`` (0 before the first entry)."""
-        try:
-            confirmed = self._db.execute(
-                "SELECT confirmed_seq FROM receipts WHERE kiosk = ?", (kiosk,)
-            ).fetchone()
-            last = self._db.execute(
-                "SELECT last_seq FROM counters WHERE kiosk = ?", (kiosk,)
-            ).fetchone()
-        except sqlite3.Error as exc:
-            raise storage_error(exc, self.path, "reading the receipt") from exc
-        return (None if confirmed is None else confirmed[0]), (0 if last is None else last[0])
+        row, last = kept_receipt_row(self._db, self.path, kiosk)
+        return (None if row is None else row[0]), last

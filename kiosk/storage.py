@@ -232,6 +232,22 @@ def outbox_status(conn: sqlite3.Connection, now: float | None = None) -> OutboxS
     )
 
 
+def kept_receipt_row(
+    conn: sqlite3.Connection, path: Path, kiosk: str
+) -> tuple[tuple[int, str, str] | None, int]:
+    """The receipt kept for ``kiosk`` as ``(confirmed_seq, missing JSON, ts)`` (None before the
+    first) and the kiosk's last committed ``seq`` (0 before the first entry)."""
+    try:
+        row = conn.execute(
+            "SELECT confirmed_seq, missing, ts FROM receipts WHERE kiosk = ?", (kiosk,)
+        ).fetchone()
+        last = conn.execute("SELECT last_seq FROM counters WHERE kiosk = ?", (kiosk,)).fetchone()
+    except sqlite3.Error as exc:
+        raise storage_error(exc, path, "reading the receipt") from exc
+    kept = None if row is None else (int(row[0]), str(row[1]), str(row[2]))
+    return kept, (0 if last is None else int(last[0]))
+
+
 def purge_delivered(
     conn: sqlite3.Connection,
     path: Path,

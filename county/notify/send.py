@@ -46,24 +46,26 @@ class _Deadline:
             self._timer.cancel()
 
 
-class _Connection(http.client.HTTPConnection):
+class _Armed:
+    """Arms the attempt's deadline as soon as the connection (TCP, then TLS) stands."""
+
+    sock: socket.socket
+
     def __init__(self, *args: Any, deadline: _Deadline, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._deadline = deadline
 
     def connect(self) -> None:
-        super().connect()
+        super().connect()  # type: ignore[misc]
         self._deadline.arm(self.sock)
 
 
-class _TlsConnection(http.client.HTTPSConnection):
-    def __init__(self, *args: Any, deadline: _Deadline, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._deadline = deadline
+class _Connection(_Armed, http.client.HTTPConnection):
+    pass
 
-    def connect(self) -> None:
-        super().connect()
-        self._deadline.arm(self.sock)
+
+class _TlsConnection(_Armed, http.client.HTTPSConnection):
+    pass
 
 
 class _Handler(urllib.request.HTTPHandler):

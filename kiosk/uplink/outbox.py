@@ -18,6 +18,7 @@ from kiosk.storage import (
     StorageError,
     connect,
     entry_from_row,
+    kept_receipt_row,
     outbox_status,
     purge_delivered,
     storage_error,
@@ -170,20 +171,12 @@ class Outbox:
 
     def kept_receipt(self, kiosk: str) -> tuple[Receipt | None, int]:
         """The receipt kept for ``kiosk`` (None before the first) and its last committed seq."""
-        try:
-            row = self._db.execute(
-                "SELECT confirmed_seq, missing, ts FROM receipts WHERE kiosk = ?", (kiosk,)
-            ).fetchone()
-            last = self._db.execute(
-                "SELECT last_seq FROM counters WHERE kiosk = ?", (kiosk,)
-            ).fetchone()
-        except sqlite3.Error as exc:
-            raise storage_error(exc, self.path, "reading the receipt") from exc
-        kept = None
-        if row is not None:
-            missing = tuple((a, b) for a, b in json.loads(row[1]))
-            kept = Receipt(kiosk, row[0], missing, parse_utc(row[2]))
-        return kept, (0 if last is None else last[0])
+        row, last = kept_receipt_row(self._db, self.path, kiosk)
+        if row is None:
+            return None, last
+        confirmed, missing, ts = row
+        ranges = tuple((a, b) for a, b in json.loads(missing))
+        return Receipt(kiosk, confirmed, ranges, parse_utc(ts)), last
 
     def requeue(
         self, kiosk: str, ranges: Sequence[SeqRange], skip: Callable[[int], bool], limit: int
