@@ -39,6 +39,7 @@ def build_desk(config: Config, stop: threading.Event) -> tuple[Any, Any, Any]:
     from county.notify.worker import Notifier
     from county.trace import CountyKeys
     from county.web.app import create_app
+    from kiosk.config.web import RESERVED_CONNECTIONS
     from kiosk.web.guard import Admission
     from kiosk.web.server import WebServer
 
@@ -63,7 +64,7 @@ def build_desk(config: Config, stop: threading.Event) -> tuple[Any, Any, Any]:
         screen_addresses=d.admin_addresses,
         total=d.max_connections,
         per_client=d.connections_per_client,
-        reserved=8,
+        reserved=RESERVED_CONNECTIONS,
         request_timeout_s=d.request_timeout_s,
     )
     server = WebServer(app, d.host, d.port, threads=d.threads, stop=stop, admission_rule=rule)

@@ -4,7 +4,7 @@ sequence and gaps, clock state; silent kiosks raise (and clear) fleet alerts."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from county.desk.db import DeskDb
@@ -118,7 +118,3 @@ def watch(db: DeskDb, views: list[KioskView], now: datetime) -> tuple[int, int]:
             )
             cleared += 1
     return raised, cleared
-
-
-def silent_cutoff(now: datetime, silent_after_s: float) -> datetime:
-    return now - timedelta(seconds=silent_after_s)

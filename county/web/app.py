@@ -24,6 +24,7 @@ from county.web import auth, events, revoke, views
 from county.web.auth import DeskSessions, DeskState, bilingual, lang, requires
 from kiosk.web.auth import check_csrf, csrf_token
 from kiosk.web.limiter import LoginLimiter
+from kiosk.web.sse import StreamGate
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +63,9 @@ def create_app(
         keys=keys,
         limiter=LoginLimiter(desk.login_attempts, desk.login_window_s),
         sessions=DeskSessions(desk.session_minutes * 60.0),
+        streams=StreamGate(
+            desk.sse_max_streams, per_client=desk.sse_streams_per_client, reserved=0
+        ),
     )
     if health is not None:
         state.health = health

@@ -25,6 +25,7 @@ from county.trace import CountyKeys
 from kiosk.web.auth import csrf_token
 from kiosk.web.limiter import LoginLimiter
 from kiosk.web.sessions import StaffSessions
+from kiosk.web.sse import StreamGate
 
 logger = logging.getLogger(__name__)
 
@@ -77,8 +78,8 @@ class DeskState:
     keys: CountyKeys
     limiter: LoginLimiter
     sessions: DeskSessions
+    streams: StreamGate  # open /events streams, capped overall and per client
     health: Callable[[], dict[str, Any]] = field(default=lambda: {"ok": True})
-    streams: dict[str, int] = field(default_factory=dict)
 
     @property
     def tz(self) -> ZoneInfo:

@@ -19,7 +19,6 @@ from county.store import StoreError
 from county.web.auth import DeskState, requires
 from kiosk.web.limiter import client_key
 
-_lock = threading.Lock()
 #: A comment this often: a client that went away fails the write, so its stream's thread and
 #: place are given back within seconds (only a write tells the server a client has gone).
 KEEPALIVE_S = 2.0
@@ -28,30 +27,12 @@ KEEPALIVE_S = 2.0
 def register(app: Flask, state: DeskState) -> None:
     desk = state.config.desk
 
-    def take(client: str) -> bool:
-        with _lock:
-            total = sum(state.streams.values())
-            if (
-                total >= desk.sse_max_streams
-                or state.streams.get(client, 0) >= desk.sse_streams_per_client
-            ):
-                return False
-            state.streams[client] = state.streams.get(client, 0) + 1
-            return True
-
-    def give(client: str) -> None:
-        with _lock:
-            left = state.streams.get(client, 1) - 1
-            if left:
-                state.streams[client] = left
-            else:
-                state.streams.pop(client, None)
-
     @app.get("/events")
     @requires(state, "view")
     def events() -> Response:
         client = client_key(request.remote_addr or "unknown")
-        if not take(client):
+        slot = state.streams.try_open(client, local=False)
+        if slot is None:
             return Response("too many streams\n", 503, {"Retry-After": "5"}, mimetype="text/plain")
 
         def stream() -> Generator[str, None, None]:
@@ -77,7 +58,7 @@ def register(app: Flask, state: DeskState) -> None:
             finally:
                 state.db.close()
 
-        body = StreamBody(stream(), lambda: give(client))
+        body = StreamBody(stream(), slot.release)
         return Response(body, mimetype="text/event-stream", headers={"X-Accel-Buffering": "no"})
 
 
