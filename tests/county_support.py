@@ -9,7 +9,6 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
 import urllib.parse
 import uuid
 from collections.abc import Iterator
@@ -133,15 +132,6 @@ def sqlite_url(path: Path) -> str:
 def entry(kiosk: str, seq: int, site: str = "fanzhuang", **fields: Any) -> Entry:
     """A committed-looking entry of ``kiosk`` with ``seq``."""
     return Entry.new(kiosk, site, Outcome.PASS, ("code.green",), **fields).with_seq(seq)
-
-
-def wait_for(predicate: Any, timeout: float, interval: float = 0.1) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return bool(predicate())
 
 
 def county_popen(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:

@@ -78,13 +78,16 @@ def kiosk_cmd(
     )
 
 
-def wait_until(predicate: Callable[[], bool], timeout: float = 15.0) -> bool:
-    """Polls ``predicate`` until it holds or ``timeout`` passes; its last answer."""
+def wait_until(
+    predicate: Callable[[], bool], timeout: float = 15.0, interval: float = 0.05
+) -> bool:
+    """Polls ``predicate`` every ``interval`` until it holds or ``timeout`` passes; its last
+    answer."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if predicate():
             return True
-        time.sleep(0.05)
+        time.sleep(interval)
     return predicate()
 
 

@@ -22,10 +22,8 @@ from kiosk.demo_county import DESK_USER, CountySide
 from kiosk.ledger import Ledger
 from kiosk.sensors.simulator import ThermometerSimulator
 from kiosk.service.app import Kiosk
-from tests.county_support import wait_for
-from tests.helpers import kiosk_popen
+from tests.helpers import kiosk_popen, wait_until
 from tests.integration.test_run import kiosk_config
-from tests.integration.test_uplink import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(300)]
 
@@ -99,7 +97,7 @@ def test_desk_follows_the_demo(rig: DemoRig, page: Page, shots: Path) -> None:
             page.goto(desk + "/fleet")
             return online.get_attribute("data-online") == "no"
 
-        assert wait_for(offline, 15, interval=0.5)
+        assert wait_until(offline, 15, interval=0.5)
 
         with Ledger(rig.config.ledger_path) as ledger:
             kiosk_ids = [e.id for e, _ in ledger.entries()]
@@ -155,11 +153,11 @@ def test_desk_fleet_sees_a_kiosk_process_go_offline_on_sigterm(
 
             return check
 
-        assert wait_for(shown("yes"), 30, interval=0.5)
+        assert wait_until(shown("yes"), 30, interval=0.5)
         proc.send_signal(signal.SIGTERM)
         _, err = proc.communicate(timeout=30)
         assert proc.returncode == 0, err
-        assert wait_for(shown("no"), 15, interval=0.5)
+        assert wait_until(shown("no"), 15, interval=0.5)
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -26,9 +26,9 @@ from tests.county_support import (
     desk_login,
     running_desk,
     sqlite_url,
-    wait_for,
     write_entries,
 )
+from tests.helpers import wait_until
 from tests.web_support import SseClient, csrf_from, request
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
@@ -413,7 +413,7 @@ def test_alert_streams_are_capped_per_client_and_in_total(desk: RunningDesk) -> 
         for client in open_:
             client.close()
     # closed streams give their places back: a new client gets one soon
-    assert wait_for(
+    assert wait_until(
         lambda: _stream_status(desk.port, cookie, "127.0.0.23") == 200, 5, interval=0.5
     ), "the closed streams kept their places"
 

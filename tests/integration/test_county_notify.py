@@ -29,10 +29,9 @@ from tests.county_support import (
     pg_database,
     running_desk,
     sqlite_url,
-    wait_for,
     write_entries,
 )
-from tests.helpers import Pki
+from tests.helpers import Pki, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -114,7 +113,7 @@ def test_a_receiver_down_for_30_s_gets_every_alert_once_back_in_order_exactly_on
             written.append(alert(n, datetime.now(UTC)))
             write_entries(desk.store, [written[-1]])
             time.sleep(3.0)
-        assert wait_for(lambda: len(desk.db.rows("SELECT id FROM deliveries")) == 3 * n, 5)
+        assert wait_until(lambda: len(desk.db.rows("SELECT id FROM deliveries")) == 3 * n, 5)
         down = delivery_rows(desk.port)  # the desk shows them waiting, with the reason
         assert {state for state, _ in down} == {"pending"}, down
         assert any("Connection refused" in cells[-1] for _, cells in down), down
@@ -123,7 +122,7 @@ def test_a_receiver_down_for_30_s_gets_every_alert_once_back_in_order_exactly_on
         receivers = {p: WebhookReceiver(port=port).start() for p, port in hook_ports.items()}
         try:
             # short retry settings: each is served within seconds of coming back
-            assert wait_for(lambda: all(len(r.received) >= n for r in receivers.values()), 15)
+            assert wait_until(lambda: all(len(r.received) >= n for r in receivers.values()), 15)
             time.sleep(1.5)  # time enough for a duplicate to show up
             got = {p: [alert_key(p, m.doc) for m in r.messages()] for p, r in receivers.items()}
         finally:
@@ -151,14 +150,14 @@ def test_a_robot_that_refuses_with_an_errcode_is_retried_until_it_accepts(
     ):
         first, second = alert(1, datetime.now(UTC)), alert(2, datetime.now(UTC))
         write_entries(desk.store, [first, second])
-        assert wait_for(lambda: len(robot.received) >= 3, 10)
+        assert wait_until(lambda: len(robot.received) >= 3, 10)
         rows = delivery_rows(desk.port)
         assert [state for state, _ in rows] == ["pending", "pending"], rows
         refused = [cells for _, cells in rows if cells[6]]
         assert len(refused) == 1 and refused[0][6].startswith("errcode 93000"), rows
         assert {alert_key("wecom", m.doc) for m in robot.messages()} == {"1"}  # order kept
         robot.errcode = 0
-        assert wait_for(lambda: {s for s, _ in delivery_rows(desk.port)} == {"sent"}, 10)
+        assert wait_until(lambda: {s for s, _ in delivery_rows(desk.port)} == {"sent"}, 10)
         keys = [alert_key("wecom", m.doc) for m in robot.messages()]
         assert keys[-2:] == ["1", "2"] and set(keys[:-2]) == {"1"}
 
@@ -175,7 +174,7 @@ def test_a_slow_receiver_holds_up_only_its_own_queue(
         written = [alert(n, datetime.now(UTC)) for n in range(1, 6)]
         for e in written:
             write_entries(desk.store, [e])
-        assert wait_for(lambda: len(prompt.received) == 5, 3), len(prompt.received)
+        assert wait_until(lambda: len(prompt.received) == 5, 3), len(prompt.received)
         assert [alert_key("json", m.doc) for m in prompt.messages()] == [e.id for e in written]
         assert {alert_key("wecom", m.doc) for m in slow.messages()} == {"1"}  # still the first
         rows = delivery_rows(desk.port)
@@ -198,7 +197,7 @@ def test_a_silent_kiosk_reaches_the_robots_as_a_fleet_alert(
         last_heard = datetime.now(UTC) - timedelta(seconds=30)
         quiet = Entry.new("k-009", "garden", Outcome.PASS, ("code.green",), ts=last_heard)
         write_entries(desk.store, [quiet.with_seq(1)], now=last_heard)
-        assert wait_for(lambda: len(robot.received) >= 1, 10)
+        assert wait_until(lambda: len(robot.received) >= 1, 10)
         [message] = robot.messages()
         content = message.doc["text"]["content"]
         assert message.doc["msgtype"] == "text" and "【设备失联】" in content, content
@@ -221,10 +220,10 @@ def test_a_receiver_with_a_certificate_nobody_trusts_gets_nothing(
         running_desk(tmp_path, sqlite_url(tmp_path / "county.sqlite"), notify=notify) as desk,
     ):
         write_entries(desk.store, [alert(1, datetime.now(UTC))])
-        assert wait_for(lambda: "CERTIFICATE_VERIFY_FAILED" in first_row(desk.port)[1][6], 5)
+        assert wait_until(lambda: "CERTIFICATE_VERIFY_FAILED" in first_row(desk.port)[1][6], 5)
         assert robot.received == []
         monkeypatch.setenv("SSL_CERT_FILE", str(pki.ca_file))  # the county trusts its CA now
-        assert wait_for(lambda: first_row(desk.port)[0] == "sent", 5)
+        assert wait_until(lambda: first_row(desk.port)[0] == "sent", 5)
         assert [alert_key("wecom", m.doc) for m in robot.messages()] == ["1"]
 
 
@@ -253,7 +252,7 @@ def test_a_burst_larger_than_a_page_is_sent_whole_and_in_order(
         time.sleep(1.0)
         late = alert(len(burst) + 1, datetime.now(UTC))
         write_entries(desk.store, [late])
-        assert wait_for(lambda: len(receiver.received) >= len(burst) + 1, 60), len(
+        assert wait_until(lambda: len(receiver.received) >= len(burst) + 1, 60), len(
             receiver.received
         )
         time.sleep(0.5)
@@ -322,12 +321,12 @@ def test_a_receiver_answering_garbage_or_trickling_is_a_failed_attempt_with_back
     try:
         with running_desk(tmp_path, sqlite_url(tmp_path / "county.sqlite"), notify=notify) as desk:
             write_entries(desk.store, [alert(1, datetime.now(UTC))])
-            assert wait_for(lambda: server.requests >= 1, 10)
+            assert wait_until(lambda: server.requests >= 1, 10)
             # each attempt ends within timeout_s; back-off 1 s then 2 s: not one every poll
-            assert wait_for(lambda: server.requests >= 2, 4), server.requests
+            assert wait_until(lambda: server.requests >= 2, 4), server.requests
             time.sleep(1.0)
             assert server.requests <= 3, server.requests
-            assert wait_for(lambda: int(first_row(desk.port)[1][4]) >= server.requests, 3)
+            assert wait_until(lambda: int(first_row(desk.port)[1][4]) >= server.requests, 3)
             [(state, cells)] = delivery_rows(desk.port)
             assert state == "pending" and error in cells[6], cells
             assert desk.notifier.alive

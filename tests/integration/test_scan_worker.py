@@ -7,7 +7,6 @@ import queue
 import shutil
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -21,20 +20,12 @@ from kiosk.scanner.render import Scene, render
 from kiosk.scanner.replay import ReplaySource
 from kiosk.scanner.synthetic import SyntheticSource
 from kiosk.scanner.worker import ScanWorker
+from tests.helpers import wait_until
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
 GREEN = "https://hc.example.gov.cn/v?c=green-visitor-0001"
 YELLOW = "https://hc.example.gov.cn/v?c=yellow-visitor-0002"
-
-
-def wait_for(check: Callable[[], bool], timeout: float = 15.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.02)
-    return check()
 
 
 def drain(out: queue.Queue[ScannedCode]) -> list[ScannedCode]:
@@ -104,12 +95,14 @@ def test_synthetic_camera_follows_the_visitor_script() -> None:
         gone = worker.health().frames
         # 30 frames paced at 30 fps span more than the 0.5 s window of frame time, however
         # slowly the machine runs them (a sleep against the window races a busy machine)
-        assert wait_for(lambda: worker.health().frames >= gone + 30)
+        assert wait_until(lambda: worker.health().frames >= gone + 30, interval=0.02)
         drain(out)
         camera.show(GREEN, colour="red", **easy)
         code = out.get(timeout=10)
         assert (code.text, code.colour_hint) == (GREEN, "red")
-        assert wait_for(lambda: worker.health().duplicates > 0)  # still held: not reported again
+        assert wait_until(
+            lambda: worker.health().duplicates > 0, interval=0.02
+        )  # still held: not reported again
         assert out.empty()
         health = worker.health()
         assert health.state == "running"
@@ -127,9 +120,11 @@ def test_busy_checkpoint_frames_are_dropped_not_queued() -> None:
     camera.show(GREEN, code_px=220, blur_px=0.0, glare=0.0, jpeg_quality=None)
     worker = ScanWorker(camera, AutoDecoder(), out, stop, max_decode_hz=100).start()
     try:
-        assert wait_for(lambda: worker.health().dropped_busy >= 5)
+        assert wait_until(lambda: worker.health().dropped_busy >= 5, interval=0.02)
         camera.show(YELLOW, colour="yellow", code_px=220, blur_px=0.0, glare=0.0)
-        assert wait_for(lambda: worker.health().rate_skipped + worker.health().dropped_busy > 20)
+        assert wait_until(
+            lambda: worker.health().rate_skipped + worker.health().dropped_busy > 20, interval=0.02
+        )
         assert out.qsize() == 1 and out.get_nowait().text == GREEN  # the old code, not a backlog
         code = out.get(timeout=10)  # room again: the code in front of the camera now
         assert code.text == YELLOW
@@ -156,14 +151,14 @@ def test_opencv_camera_that_goes_away_and_returns(tmp_path: Path) -> None:
     try:
         assert out.get(timeout=10).text == GREEN
         shutil.move(video, hidden)  # unplugged: the next reopen fails
-        assert wait_for(lambda: worker.health().state == "waiting")
+        assert wait_until(lambda: worker.health().state == "waiting", interval=0.02)
         frames_while_away = worker.health().frames
         time.sleep(0.5)
         assert worker.health().frames == frames_while_away
         drain(out)
         shutil.move(hidden, video)  # plugged back in
         assert out.get(timeout=10).text == GREEN
-        assert wait_for(lambda: worker.health().frames > frames_while_away)
+        assert wait_until(lambda: worker.health().frames > frames_while_away, interval=0.02)
         assert camera.reconnects >= 1
     finally:
         stop.set()
@@ -177,7 +172,7 @@ def test_replay_path_that_appears_later(tmp_path: Path) -> None:
     out: queue.Queue[ScannedCode] = queue.Queue(maxsize=8)
     worker = ScanWorker(ReplaySource(folder, stop), AutoDecoder(), out, stop).start()
     try:
-        assert wait_for(lambda: worker.health().state == "missing")
+        assert wait_until(lambda: worker.health().state == "missing", interval=0.02)
         assert "does not exist" in (worker.health().problem or "")
         folder.mkdir()
         cv2.imwrite(str(folder / "a.png"), frame(GREEN))

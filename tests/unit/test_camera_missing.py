@@ -7,7 +7,7 @@ import queue
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -18,17 +18,9 @@ from kiosk.scanner.base import CameraUnavailable
 from kiosk.scanner.picamera import Picamera2Source
 from kiosk.scanner.worker import ScanWorker
 from kiosk.scanner.zxing import ZxingDecoder
+from tests.helpers import wait_until
 
 pytestmark = pytest.mark.timeout(30)
-
-
-def wait_for(check: Callable[[], bool], timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return True
-        time.sleep(0.02)
-    return check()
 
 
 @pytest.fixture
@@ -65,7 +57,7 @@ def test_no_camera_keeps_the_worker_alive_and_retries_with_back_off(camera_flag:
     stop, out = threading.Event(), queue.Queue[ScannedCode](maxsize=4)
     worker = start_worker(stop, out)
     try:
-        assert wait_for(lambda: worker.health().state == "missing")
+        assert wait_until(lambda: worker.health().state == "missing", timeout=10.0, interval=0.02)
         time.sleep(2.0)
         health = worker.health()
         assert not worker.join(0)  # the thread did not die
@@ -85,7 +77,7 @@ def test_a_camera_attached_later_is_picked_up(camera_flag: Path) -> None:
     stop, out = threading.Event(), queue.Queue[ScannedCode](maxsize=4)
     worker = start_worker(stop, out)
     try:
-        assert wait_for(lambda: fake_picamera2.attempts >= 3)
+        assert wait_until(lambda: fake_picamera2.attempts >= 3, timeout=10.0, interval=0.02)
         assert worker.health().state == "missing"
         camera_flag.touch()
         code = out.get(timeout=10)
@@ -94,7 +86,7 @@ def test_a_camera_attached_later_is_picked_up(camera_flag: Path) -> None:
         assert health.state == "running" and health.problem is None and health.frames > 0
         # unplugged while running: capture fails, the worker goes back to retrying
         camera_flag.unlink()
-        assert wait_for(lambda: worker.health().state == "missing")
+        assert wait_until(lambda: worker.health().state == "missing", timeout=10.0, interval=0.02)
         assert "RuntimeError" in (worker.health().problem or "")
         assert not worker.join(0)
     finally:
