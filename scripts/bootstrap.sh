@@ -61,7 +61,9 @@ if [ ! -x .venv/bin/python ]; then
   say "creating .venv"
   python3 -m venv .venv
 fi
-extras=""
+# the demo's synthetic camera and USB cameras need OpenCV: the [opencv] extra (a Pi installed
+# with install-pi.sh takes Debian's python3-opencv instead); dev includes it
+extras="[opencv]"
 [ "$profile" = dev ] && extras="[dev]"
 stamp=".venv/.installed-$profile"
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
