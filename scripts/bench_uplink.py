@@ -135,7 +135,7 @@ def kiosk_drain_rate(work: Path, port: int, ledger: Path, n: int, window: int) -
     started = time.perf_counter()
     next_rss = started
     while publisher.health().acked < len(entries):
-        time.sleep(0.005)  # light polling: this thread must not compete with the publisher
+        publisher.wait_settled(0.05)  # this thread must not compete with the publisher
         now = time.perf_counter()
         if now >= next_rss:
             peak, next_rss = max(peak, rss_mb()), now + 0.1

@@ -101,7 +101,7 @@ def wait_drained(
         return last == 0 or (confirmed is not None and confirmed >= last)
 
     while not done() and publisher.alive and time.monotonic() < deadline and not stop.is_set():
-        stop.wait(0.01)  # one look at the outbox's ready index: cheap
+        publisher.wait_settled(0.05)  # the publisher says when to look again
     return ledger.outbox_status()
 
 

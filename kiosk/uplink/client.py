@@ -6,7 +6,6 @@ import logging
 import queue
 import ssl
 import sys
-from collections import deque
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -17,7 +16,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from kiosk.config import TlsSection, UplinkSection
 from kiosk.uplink.events import (
-    Ack,
+    AckBox,
     Arrived,
     Connected,
     ConnectRefused,
@@ -60,13 +59,13 @@ def make_client(
     kiosk_id: str,
     site: str,
     events: queue.SimpleQueue[Event],
-    acks: deque[Ack],
+    acks: AckBox,
     password: str | None,
     inflight: int,
     inbound: Inbound | None = None,
 ) -> mqtt.Client:
     """A configured, not yet connected client whose callbacks only record facts: events on
-    ``events``, PUBACKs on ``acks`` (``deque.append`` is thread-safe and cheap). At most
+    ``events``, PUBACKs on ``acks``. At most
     ``inflight`` QoS 1 publishes are unacknowledged on its connection.
 
     ``inbound`` (the county's lists) is subscribed on every connect and gets the messages.
@@ -111,7 +110,7 @@ def make_client(
         events.put(Disconnected(_reason(rc)))
 
     def on_publish(_c: mqtt.Client, _u: Any, mid: int, rc: ReasonCode, _p: Any) -> None:
-        acks.append((mid, rc.value))
+        acks.add(mid, rc.value)
 
     def on_message(_c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
         events.put(Arrived(msg.topic, bytes(msg.payload)))

@@ -6,10 +6,9 @@ import json
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Literal, NamedTuple, TypeVar
 
 from kiosk.model import parse_utc, utc_iso
 from kiosk.storage import (
@@ -35,11 +34,11 @@ _READY = (
 )
 
 
-@dataclass(frozen=True)
-class OutboxRow:
+class OutboxRow(NamedTuple):
     """One message waiting for the broker: an entry, or the alert raised by an entry.
 
-    ``payload`` is the JSON document, serialised when the entry was committed.
+    ``payload`` is the JSON document, serialised when the entry was committed. A named tuple:
+    the uplink builds one per message on its hot path.
     """
 
     id: int

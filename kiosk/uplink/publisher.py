@@ -6,7 +6,6 @@ import logging
 import queue
 import threading
 import time
-from collections import deque
 from dataclasses import dataclass, replace
 
 import paho.mqtt.client as mqtt
@@ -15,7 +14,7 @@ from kiosk.config import Config, read_secret
 from kiosk.storage import StorageError
 from kiosk.uplink.client import make_client, puback_reason
 from kiosk.uplink.events import (
-    Ack,
+    AckBox,
     Arrived,
     Connected,
     ConnectRefused,
@@ -34,18 +33,19 @@ from kiosk.uplink.wire import Topics, state_payload, status_payload
 logger = logging.getLogger(__name__)
 
 POLL_S = 0.25  # idle poll for rows committed by other processes
-SAVE_AFTER_S = 0.01  # acknowledgements are written in batches at least this often
-BATCH_S = 0.003  # while rows are in flight, events are collected this often
+SAVE_AFTER_S = 0.05  # acknowledgements are written in batches at least this often
 HEALTH_EVERY_S = 0.1
 PURGE_EVERY_S = 3600.0
 # Rows handed to paho per window slot. paho keeps at most the wire window unacknowledged (its
 # ``max_inflight_messages``, set per connection by ``Link`` to the broker's Receive Maximum)
 # and sends the next one from its own thread the moment a PUBACK frees a slot, so the hop to
 # this thread stays off the critical path. Rows handed over but not yet sent live only in
-# paho's memory; the outbox still holds them: a crash re-sends them. The publisher refills once
-# a quarter of that is free and saves acks in batches of the same size, or after 10 ms: a
-# count paho can always reach whatever the broker's window, and a time that bounds both the
-# drain's tail and what a crash re-sends (PUBACKs of the last 10 ms at most).
+# paho's memory; the outbox still holds them: a crash re-sends them. The publisher sleeps until
+# a quarter of that is acknowledged (or the last outstanding message is), then saves the acks
+# and refills in one pass: a count paho can always reach whatever the broker's window, and few
+# hand-overs of the GIL between the two threads. Acks are also saved once nothing is in
+# flight, and at least every 50 ms: that bounds what a crash re-sends (PUBACKs of the last
+# 50 ms at most; the county drops duplicates).
 HANDOFF = 32
 _OK_RC = (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN)  # NO_CONN: paho queued it for reconnect
 
@@ -111,10 +111,11 @@ class Publisher:
         self._stop = stop
         self._flush_s = flush_s
         self._events: queue.SimpleQueue[Event] = queue.SimpleQueue()
-        self._acks: deque[Ack] = deque()
+        self._acks = AckBox(self._events)
         self._topics = Topics(config.uplink.topic_prefix, config.kiosk.id)
         self._fingerprint = config.fingerprint("uplink")
         self._lock = threading.Lock()
+        self._settled = threading.Event()  # acks saved with nothing left in flight
         self._health = UplinkHealth(broker=f"{config.uplink.host}:{config.uplink.port}")
         self._link: Link | None = None
         self._thread: threading.Thread | None = None
@@ -126,6 +127,7 @@ class Publisher:
         self._first_unsaved = 0.0
         self._next = {"state": 0.0, "purge": 0.0, "health": 0.0, "receipt": 0.0}
         self._last_ack = 0.0  # time.monotonic() of the last PUBACK taken
+        self._more = True  # the last fill took all it had room for: the outbox may hold more
         up = config.uplink
         self._receipts = (
             ReceiptKeeper(config.kiosk.id, self._topics.receipt, up.resend_after_s)
@@ -170,6 +172,13 @@ class Publisher:
         """New rows were committed: look now instead of at the next poll. Thread-safe."""
         self._events.put(Wake())
 
+    def wait_settled(self, timeout: float) -> None:
+        """Wait until the publisher has saved its acknowledgements with nothing left in flight
+        (the end of a drain), or ``timeout``. A hint to look at the outbox now, for callers
+        that wait for it to empty; not a promise that it is empty. Thread-safe."""
+        if self._settled.wait(timeout):
+            self._settled.clear()
+
     def health(self) -> UplinkHealth:
         with self._lock:
             return self._health
@@ -207,15 +216,23 @@ class Publisher:
             outbox.close()
 
     def _next_events(self, wait: float) -> list[Event]:
-        if self._window.sent and self._session.connected:
-            # acknowledgements are due: collect them in batches rather than waking per PUBACK
-            self._stop.wait(BATCH_S)
+        sent = len(self._window.sent)
+        outstanding = sent + len(self._control_mids)
+        acks = self._acks
+        if outstanding and self._session.connected:
+            # acknowledgements are due: wake when a batch is worth acting on (room for a
+            # refill while the outbox has more; else a batch worth saving), or when the last
+            # outstanding one arrives
+            limit = self._wire_window() * HANDOFF
+            batch = sent - (limit - limit // 4) if self._more else limit // 4
+            acks.wake_at = max(1, min(outstanding, batch))
+            wait = 0.0 if len(acks.items) >= acks.wake_at else min(wait, SAVE_AFTER_S)
+        try:
+            events = [self._events.get(timeout=wait)] if wait > 0 else []
+        except queue.Empty:
             events = []
-        else:
-            try:
-                events = [self._events.get(timeout=wait)]
-            except queue.Empty:
-                return []
+        finally:
+            acks.wake_at = 0
         while len(events) < 4096:
             try:
                 events.append(self._events.get_nowait())
@@ -225,7 +242,7 @@ class Publisher:
 
     def _step(self, link: Link, outbox: Outbox) -> None:
         window = self._window
-        wait = SAVE_AFTER_S if window.unsaved_acks else POLL_S
+        wait = SAVE_AFTER_S if window.unsaved_acks or window.unsaved_parks else POLL_S
         try:
             link.poll(time.monotonic())
         except OSError as exc:  # TLS files gone since start(): keep trying, say why
@@ -243,7 +260,8 @@ class Publisher:
             if window.unsaved_parks or (
                 window.unsaved_acks
                 and (
-                    len(window.unsaved_acks) >= self._wire_window() * HANDOFF // 4
+                    not window.sent
+                    or len(window.unsaved_acks) >= self._wire_window() * HANDOFF // 4
                     or now - self._first_unsaved >= SAVE_AFTER_S
                 )
             ):
@@ -282,7 +300,7 @@ class Publisher:
         )
 
     def _take_acks(self) -> None:
-        window, acks, control = self._window, self._acks, self._control_mids
+        window, acks, control = self._window, self._acks.items, self._control_mids
         if acks:
             self._last_ack = time.monotonic()
             if not window.unsaved_acks:
@@ -361,7 +379,7 @@ class Publisher:
             logger.error("uplink could not save acknowledgements: %s", exc)
         self._window.rewind()
         self._control_mids.clear()
-        self._acks.clear()
+        self._acks.items.clear()
         while True:
             try:
                 self._events.get_nowait()  # the old client's: stale
@@ -406,6 +424,8 @@ class Publisher:
             window.unsaved_parks.pop(0)
             self._counts["parked"] += 1
         self._report_health()
+        if not window.sent:
+            self._settled.set()
 
     def _wire_window(self) -> int:
         """At most this many unacknowledged on the wire: config, capped by Receive Maximum."""
@@ -417,16 +437,18 @@ class Publisher:
         room = limit - len(self._window.sent)
         if room < limit // 4:
             return  # paho still holds a window's worth: wait for fewer, larger batches
-        rows = self._window.take(outbox, room)
+        window = self._window
+        rows = window.take(outbox, room)
+        self._more = len(rows) == room
+        topic = {"alert": self._topics.alerts, "entry": self._topics.entries}
         for index, row in enumerate(rows):
-            topic = self._topics.alerts if row.kind == "alert" else self._topics.entries
-            info = client.publish(topic, row.payload, qos=1, retain=False)
+            info = client.publish(topic[row.kind], row.payload, qos=1, retain=False)
             if info.rc not in _OK_RC:
                 logger.warning("publish of %s row %d not queued: %s", row.kind, row.id, info.rc)
-                self._window.give_back(rows[index:])
+                window.give_back(rows[index:])
                 rows = rows[:index]
                 break
-            self._window.handed(info.mid, row, now)
+            window.handed(info.mid, row, now)
         self._counts["published"] += len(rows)
 
     def _check_stale(self, now: float) -> None:
@@ -449,8 +471,8 @@ class Publisher:
         while self._session.connected and time.monotonic() < deadline:
             if not self._window.sent and offline not in self._control_mids:
                 break
-            # PUBACKs arrive on the ack deque, not the event queue: look again soon
-            for event in self._next_events(BATCH_S):
+            # PUBACKs arrive on the ack deque and wake this thread through the event queue
+            for event in self._next_events(SAVE_AFTER_S):
                 if self._handle(event, link, outbox):
                     break
             self._take_acks()

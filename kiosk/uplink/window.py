@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from kiosk.uplink.outbox import Kind, OutboxRow
 
@@ -17,8 +17,9 @@ class ReadyRows(Protocol):
     def ready(self, kind: Kind, after_id: int, limit: int) -> list[OutboxRow]: ...
 
 
-@dataclass(slots=True)
-class Sent:
+class Sent(NamedTuple):
+    """A row handed to paho (one per message in flight)."""
+
     row_id: int
     kind: Kind
     sent_at: float
@@ -40,14 +41,22 @@ class SendWindow:
     unsaved_parks: list[tuple[int, str]] = field(default_factory=list)
 
     def take(self, outbox: ReadyRows, room: int) -> list[OutboxRow]:
-        """Up to ``room`` rows to publish next: waiting alerts first, then entries."""
+        """Up to ``room`` rows to publish next: waiting alerts first, then entries. Fewer than
+        ``room`` only when the outbox has no more."""
         if room <= 0:
             return []
         rows = outbox.ready("alert", self.cursor["alert"], room)
-        if len(rows) < room and not self.read_ahead:
-            self.read_ahead.extend(outbox.ready("entry", self.cursor["entry"], READ_AHEAD))
-        while self.read_ahead and len(rows) < room:
-            rows.append(self.read_ahead.popleft())
+        while len(rows) < room:
+            if not self.read_ahead:
+                # rows taken from the read-ahead are not handed yet: read on after the last
+                last = rows[-1].id if rows and rows[-1].kind == "entry" else self.cursor["entry"]
+                self.read_ahead.extend(
+                    outbox.ready("entry", last, max(READ_AHEAD, room - len(rows)))
+                )
+                if not self.read_ahead:
+                    break
+            while self.read_ahead and len(rows) < room:
+                rows.append(self.read_ahead.popleft())
         return rows
 
     def handed(self, mid: int, row: OutboxRow, now: float) -> None:
