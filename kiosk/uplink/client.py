@@ -16,7 +16,6 @@ from paho.mqtt.reasoncodes import ReasonCode
 
 from kiosk.config import TlsSection, UplinkSection
 from kiosk.uplink.events import (
-    AckBox,
     Arrived,
     Connected,
     ConnectRefused,
@@ -25,6 +24,7 @@ from kiosk.uplink.events import (
     Subscribed,
 )
 from kiosk.uplink.inbound import Inbound
+from kiosk.uplink.relay import Relay
 from kiosk.uplink.wire import Topics, status_payload
 
 logger = logging.getLogger(__name__)
@@ -43,6 +43,19 @@ def tls_context(tls: TlsSection) -> ssl.SSLContext:
     return ctx
 
 
+class _AfterDisconnect(logging.Filter):
+    """paho 2.2's network loop can run once more after ``disconnect()`` closed the socket and
+    logs "Client is not connected" at ERROR: noise on every clean stop. A lost connection is
+    reported through ``on_disconnect`` anyway."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("Client is not connected")
+
+
+_PAHO_LOG = logging.getLogger("kiosk.uplink.paho")
+_PAHO_LOG.addFilter(_AfterDisconnect())
+
+
 def _reason(rc: Any) -> str:
     if isinstance(rc, ReasonCode):
         return f"0x{rc.value:02X} {rc.getName()}"
@@ -59,13 +72,13 @@ def make_client(
     kiosk_id: str,
     site: str,
     events: queue.SimpleQueue[Event],
-    acks: AckBox,
+    relay: Relay,
     password: str | None,
     inflight: int,
     inbound: Inbound | None = None,
 ) -> mqtt.Client:
     """A configured, not yet connected client whose callbacks only record facts: events on
-    ``events``, PUBACKs on ``acks``. At most
+    ``events``, PUBACKs to ``relay`` (which publishes the next fed row). At most
     ``inflight`` QoS 1 publishes are unacknowledged on its connection.
 
     ``inbound`` (the county's lists) is subscribed on every connect and gets the messages.
@@ -85,7 +98,7 @@ def make_client(
         client.tls_set_context(tls_context(uplink.tls))
     # paho tells why a socket failed (e.g. a TLS alert: the broker wants a client certificate)
     # only in its log, at ERROR; its DEBUG packet trace stays off unless debugging
-    client.enable_logger(logging.getLogger("kiosk.uplink.paho"))
+    client.enable_logger(_PAHO_LOG)
     client.max_inflight_messages_set(inflight)
     client.max_queued_messages_set(0)
     client.reconnect_delay_set(uplink.reconnect_min_s, uplink.reconnect_max_s)
@@ -110,7 +123,7 @@ def make_client(
         events.put(Disconnected(_reason(rc)))
 
     def on_publish(_c: mqtt.Client, _u: Any, mid: int, rc: ReasonCode, _p: Any) -> None:
-        acks.add(mid, rc.value)
+        relay.on_puback(_c, mid, rc.value)
 
     def on_message(_c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
         events.put(Arrived(msg.topic, bytes(msg.payload)))

@@ -14,7 +14,6 @@ from kiosk.config import Config, read_secret
 from kiosk.storage import StorageError
 from kiosk.uplink.client import make_client, puback_reason
 from kiosk.uplink.events import (
-    AckBox,
     Arrived,
     Connected,
     ConnectRefused,
@@ -25,8 +24,9 @@ from kiosk.uplink.events import (
 )
 from kiosk.uplink.inbound import Inbound
 from kiosk.uplink.link import Link
-from kiosk.uplink.outbox import Outbox
+from kiosk.uplink.outbox import Outbox, OutboxRow
 from kiosk.uplink.receipts import ReceiptKeeper
+from kiosk.uplink.relay import Relay
 from kiosk.uplink.window import SendWindow
 from kiosk.uplink.wire import Topics, state_payload, status_payload
 
@@ -38,14 +38,15 @@ HEALTH_EVERY_S = 0.1
 PURGE_EVERY_S = 3600.0
 # Rows handed to paho per window slot. paho keeps at most the wire window unacknowledged (its
 # ``max_inflight_messages``, set per connection by ``Link`` to the broker's Receive Maximum)
-# and sends the next one from its own thread the moment a PUBACK frees a slot, so the hop to
-# this thread stays off the critical path. Rows handed over but not yet sent live only in
-# paho's memory; the outbox still holds them: a crash re-sends them. The publisher sleeps until
-# a quarter of that is acknowledged (or the last outstanding message is), then saves the acks
-# and refills in one pass: a count paho can always reach whatever the broker's window, and few
-# hand-overs of the GIL between the two threads. Acks are also saved once nothing is in
-# flight, and at least every 50 ms: that bounds what a crash re-sends (PUBACKs of the last
-# 50 ms at most; the county drops duplicates).
+# and sends the next one from its own thread the moment a PUBACK frees a slot. The publisher
+# hands paho up to this many rows itself when it falls short (a start, new rows after a lull),
+# and keeps half as many on the relay's feed, from which paho's thread publishes one per
+# PUBACK (see ``relay``): in a drain paho never runs dry and the two threads do not contend.
+# Rows handed over but not yet sent live only in memory; the outbox still holds them: a crash
+# re-sends them. The publisher sleeps until a quarter of that is acknowledged (or the last
+# outstanding message is), then saves the acks and tops up the feed in one pass. Acks are also
+# saved once nothing is in flight, and at least every 50 ms: that bounds what a crash re-sends
+# (PUBACKs of the last 50 ms at most; the county drops duplicates).
 HANDOFF = 32
 _OK_RC = (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN)  # NO_CONN: paho queued it for reconnect
 
@@ -111,8 +112,10 @@ class Publisher:
         self._stop = stop
         self._flush_s = flush_s
         self._events: queue.SimpleQueue[Event] = queue.SimpleQueue()
-        self._acks = AckBox(self._events)
         self._topics = Topics(config.uplink.topic_prefix, config.kiosk.id)
+        self._relay = Relay(
+            self._events, {"alert": self._topics.alerts, "entry": self._topics.entries}
+        )
         self._fingerprint = config.fingerprint("uplink")
         self._lock = threading.Lock()
         self._settled = threading.Event()  # acks saved with nothing left in flight
@@ -127,7 +130,6 @@ class Publisher:
         self._first_unsaved = 0.0
         self._next = {"state": 0.0, "purge": 0.0, "health": 0.0, "receipt": 0.0}
         self._last_ack = 0.0  # time.monotonic() of the last PUBACK taken
-        self._more = True  # the last fill took all it had room for: the outbox may hold more
         up = config.uplink
         self._receipts = (
             ReceiptKeeper(config.kiosk.id, self._topics.receipt, up.resend_after_s)
@@ -145,11 +147,11 @@ class Publisher:
         password = up.password or read_secret(
             "uplink.password", up.password_file, up.password_credential
         )
-        kiosk, events, acks = self._cfg.kiosk, self._events, self._acks
+        kiosk, events, relay = self._cfg.kiosk, self._events, self._relay
         self._link = Link(
             up,
             lambda cap: make_client(
-                up, kiosk.id, kiosk.site, events, acks, password, cap, self._inbound
+                up, kiosk.id, kiosk.site, events, relay, password, cap, self._inbound
             ),
         )
         self._link.poll(time.monotonic())  # builds the first client: TLS problems raise here
@@ -218,21 +220,18 @@ class Publisher:
     def _next_events(self, wait: float) -> list[Event]:
         sent = len(self._window.sent)
         outstanding = sent + len(self._control_mids)
-        acks = self._acks
+        relay = self._relay
         if outstanding and self._session.connected:
-            # acknowledgements are due: wake when a batch is worth acting on (room for a
-            # refill while the outbox has more; else a batch worth saving), or when the last
-            # outstanding one arrives
-            limit = self._wire_window() * HANDOFF
-            batch = sent - (limit - limit // 4) if self._more else limit // 4
-            acks.wake_at = max(1, min(outstanding, batch))
-            wait = 0.0 if len(acks.items) >= acks.wake_at else min(wait, SAVE_AFTER_S)
+            # acknowledgements are due: wake when a batch is worth acting on (a quarter of
+            # what paho holds: acks to save, the feed to top up), or for the last outstanding
+            relay.wake_at = max(1, min(outstanding, self._wire_window() * HANDOFF // 4))
+            wait = 0.0 if len(relay.acks) >= relay.wake_at else min(wait, SAVE_AFTER_S)
         try:
             events = [self._events.get(timeout=wait)] if wait > 0 else []
         except queue.Empty:
             events = []
         finally:
-            acks.wake_at = 0
+            relay.wake_at = 0
         while len(events) < 4096:
             try:
                 events.append(self._events.get_nowait())
@@ -300,13 +299,15 @@ class Publisher:
         )
 
     def _take_acks(self) -> None:
-        window, acks, control = self._window, self._acks.items, self._control_mids
+        window, control, relay = self._window, self._control_mids, self._relay
+        acks = relay.take_acks()  # first: their rows are among the hand-overs taken next
+        now = time.monotonic()
+        self._take_handed(now)
         if acks:
-            self._last_ack = time.monotonic()
+            self._last_ack = now
             if not window.unsaved_acks:
-                self._first_unsaved = self._last_ack
-        while acks:
-            mid, code = acks.popleft()
+                self._first_unsaved = now
+        for mid, code in acks:
             if mid in control:
                 control.discard(mid)
                 continue
@@ -314,6 +315,21 @@ class Publisher:
             row = window.acked(mid, refusal)
             if row is not None and refusal is not None:
                 logger.warning("broker refused %s row %d: %s", row.kind, row.row_id, refusal)
+
+    def _take_handed(self, now: float) -> None:
+        """Record the rows paho's thread published from the feed."""
+        window, failed = self._window, []
+        handed = self._relay.take_handed()
+        for mid, rc, row in handed:
+            if rc in _OK_RC:
+                window.handed(mid, row, now)
+            else:
+                failed.append(row)
+        if failed:
+            logger.warning("publish of %d fed rows not queued (rc %s): taken again", len(failed),
+                           sorted({rc for _, rc, _ in handed if rc not in _OK_RC}))  # fmt: skip
+            window.give_back(failed)
+        self._counts["published"] += len(handed) - len(failed)
 
     def _handle(self, event: Event, link: Link, outbox: Outbox) -> bool:
         """Act on one event; True when the connection was renewed (drop the rest)."""
@@ -377,9 +393,9 @@ class Publisher:
             self._save(outbox)
         except StorageError as exc:  # kept in memory, saved later; re-sends are harmless
             logger.error("uplink could not save acknowledgements: %s", exc)
-        self._window.rewind()
+        self._rewind()
         self._control_mids.clear()
-        self._acks.items.clear()
+        self._relay.clear()
         while True:
             try:
                 self._events.get_nowait()  # the old client's: stale
@@ -432,14 +448,25 @@ class Publisher:
         return self._cfg.uplink.window if self._link is None else self._link.cap
 
     def _fill(self, client: mqtt.Client, outbox: Outbox, now: float) -> None:
-        """Hand paho the next rows once at least a window's worth of room is free."""
+        """Hand paho waiting alerts at once, and entries when it holds less than three
+        quarters of its share; then top up the relay's feed."""
+        window, feed = self._window, self._relay.feed
         limit = self._wire_window() * HANDOFF
-        room = limit - len(self._window.sent)
-        if room < limit // 4:
-            return  # paho still holds a window's worth: wait for fewer, larger batches
+        room = limit - len(window.sent)
+        rows = window.take(outbox, max(room, limit // 4), entries=False)  # alerts go ahead
+        if room - len(rows) >= limit // 4:  # paho runs short: hand it entries, feed first
+            while feed and len(rows) < room:
+                try:
+                    rows.append(feed.popleft())
+                except IndexError:  # paho's thread took the last one
+                    break
+            rows += window.take(outbox, room - len(rows), alerts=False)
+        self._hand(client, rows, now)
+        if len(feed) < limit // 4:
+            feed.extend(window.take(outbox, limit // 2 - len(feed), alerts=False))
+
+    def _hand(self, client: mqtt.Client, rows: list[OutboxRow], now: float) -> None:
         window = self._window
-        rows = window.take(outbox, room)
-        self._more = len(rows) == room
         topic = {"alert": self._topics.alerts, "entry": self._topics.entries}
         for index, row in enumerate(rows):
             info = client.publish(topic[row.kind], row.payload, qos=1, retain=False)
@@ -457,12 +484,18 @@ class Publisher:
         if waited > self._cfg.uplink.ack_timeout_s:
             logger.warning("%d rows unacknowledged for %.0f s; sending them again",
                            len(self._window.sent), waited)  # fmt: skip
-            self._window.rewind()
+            self._rewind()
+
+    def _rewind(self) -> None:
+        """Send everything not yet acknowledged again, from the outbox."""
+        self._relay.feed.clear()  # rows paho's thread takes meanwhile are still recorded
+        self._window.rewind()
 
     def _shutdown(self, link: Link, outbox: Outbox) -> None:
         """Say ``offline``, give outstanding PUBACKs a moment, save them (the caller closes
         the link)."""
         deadline = time.monotonic() + self._flush_s
+        self._relay.feed.clear()  # what paho holds is sent; the rest stays in the outbox
         offline = None
         client = link.client
         if self._session.connected and client is not None:

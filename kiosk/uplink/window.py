@@ -29,9 +29,11 @@ class Sent(NamedTuple):
 class SendWindow:
     """Rows handed to paho by message id, cursors into the outbox, and acks not yet saved.
 
-    Rows are taken alerts first, then entries in id (= ``seq``) order; a row is never taken
-    twice unless ``rewind()`` is called (stale acknowledgements), which re-sends. Owned by the
-    publisher thread; not thread-safe.
+    Rows are taken alerts first, then entries in id (= ``seq``) order. ``cursor`` is the last
+    id read per kind: a row is read once (it then lives in the read-ahead, the relay's feed or
+    ``sent``) unless ``give_back()`` returns it or ``rewind()`` is called (stale
+    acknowledgements, a new connection), which re-sends. Owned by the publisher thread; not
+    thread-safe.
     """
 
     sent: dict[int, Sent] = field(default_factory=dict)  # mid -> row, oldest first
@@ -40,21 +42,24 @@ class SendWindow:
     unsaved_acks: list[int] = field(default_factory=list)
     unsaved_parks: list[tuple[int, str]] = field(default_factory=list)
 
-    def take(self, outbox: ReadyRows, room: int) -> list[OutboxRow]:
-        """Up to ``room`` rows to publish next: waiting alerts first, then entries. Fewer than
-        ``room`` only when the outbox has no more."""
+    def take(
+        self, outbox: ReadyRows, room: int, *, alerts: bool = True, entries: bool = True
+    ) -> list[OutboxRow]:
+        """Up to ``room`` rows to publish next: waiting alerts first, then entries (either
+        can be left out). Fewer than ``room`` only when the outbox has no more."""
         if room <= 0:
             return []
-        rows = outbox.ready("alert", self.cursor["alert"], room)
-        while len(rows) < room:
+        rows = outbox.ready("alert", self.cursor["alert"], room) if alerts else []
+        if rows:
+            self.cursor["alert"] = rows[-1].id
+        while entries and len(rows) < room:
             if not self.read_ahead:
-                # rows taken from the read-ahead are not handed yet: read on after the last
-                last = rows[-1].id if rows and rows[-1].kind == "entry" else self.cursor["entry"]
-                self.read_ahead.extend(
-                    outbox.ready("entry", last, max(READ_AHEAD, room - len(rows)))
-                )
-                if not self.read_ahead:
+                want = max(READ_AHEAD, room - len(rows))
+                batch = outbox.ready("entry", self.cursor["entry"], want)
+                if not batch:
                     break
+                self.read_ahead.extend(batch)
+                self.cursor["entry"] = batch[-1].id
             while self.read_ahead and len(rows) < room:
                 rows.append(self.read_ahead.popleft())
         return rows
@@ -62,11 +67,14 @@ class SendWindow:
     def handed(self, mid: int, row: OutboxRow, now: float) -> None:
         """paho accepted ``row`` as message ``mid``."""
         self.sent[mid] = Sent(row.id, row.kind, now)
-        self.cursor[row.kind] = row.id
 
     def give_back(self, rows: list[OutboxRow]) -> None:
-        """Rows taken but not handed to paho go back to the front of the line."""
+        """Rows taken but not handed to paho: entries go back to the front of the line, and
+        alerts are read again."""
         self.read_ahead.extendleft(reversed([r for r in rows if r.kind == "entry"]))
+        alerts = [r.id for r in rows if r.kind == "alert"]
+        if alerts:
+            self.cursor["alert"] = min(self.cursor["alert"], min(alerts) - 1)
 
     def acked(self, mid: int, failure: str | None) -> Sent | None:
         """Record a PUBACK; ``failure`` is the v5 reason of a refusal. None for unknown mids."""

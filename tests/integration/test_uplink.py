@@ -229,6 +229,49 @@ def test_drain_against_a_default_mosquitto_stays_within_its_receive_maximum(
     assert 10 <= max(wire.max_in_flight) <= 20
 
 
+def test_a_long_drain_keeps_the_window_full_and_wakes_the_publisher_in_batches(
+    tmp_path: Path,
+) -> None:
+    """3,000 entries through a default mosquitto (Receive Maximum 20): every one arrives, the
+    window is used to the broker's limit and no further, and the publisher thread wakes per
+    batch of acknowledgements (paho's thread publishes the next fed row on each PUBACK), not
+    per PUBACK or on a short timer."""
+    with (
+        LocalBroker(tmp_path / "broker", receive_maximum=None) as broker,
+        WireWatch(broker.port) as wire,
+        collecting(broker.port) as collector,
+    ):
+        inbox = Inbox(collector)
+        config = make_config(tmp_path / "state", wire.port, uplink={"window": 32})
+        with Ledger(config.ledger_path) as ledger:
+            committed = commit(ledger, 3000)
+            with publishing(config) as publisher:
+                steps = count_calls(publisher, "_step")
+                assert wait_until(lambda: ledger.outbox_status().pending == 0, timeout=120)
+                woke = steps[0]
+        assert wait_until(lambda: len(inbox.on("entries")) >= 3000)
+        docs = inbox.on("entries")
+    assert sorted(d["seq"] for d in docs) == [e.seq for e in committed]
+    assert len({d["id"] for d in docs}) == 3000
+    assert wire.published[0] == 0  # the first connection only learns Receive Maximum 20
+    assert max(wire.max_in_flight) <= 20
+    assert wire.max_in_flight[1] == 20
+    assert woke < 300, woke  # ~20 batches of 160 acks, plus 50 ms timeouts
+
+
+def count_calls(obj: object, name: str) -> list[int]:
+    """Count calls of ``obj.name`` from now on (a one-element list, updated in place)."""
+    calls = [0]
+    method = getattr(obj, name)
+
+    def counted(*args: object, **kwargs: object) -> object:
+        calls[0] += 1
+        return method(*args, **kwargs)
+
+    setattr(obj, name, counted)
+    return calls
+
+
 ACL = """user k-001
 topic write county/demo/kiosk/k-001/entries
 topic write county/demo/kiosk/k-001/status
