@@ -193,6 +193,7 @@ def _measure(args: argparse.Namespace, ctx: Context) -> int:
     filt = ReadingFilter(section, args.fever_threshold)
     deadline = time.monotonic() + args.timeout
     result: Temperature | None = None
+    said: TempState | None = None
     try:
         while not ctx.stop.is_set() and time.monotonic() < deadline and result is None:
             try:
@@ -201,9 +202,8 @@ def _measure(args: argparse.Namespace, ctx: Context) -> int:
                 event = filt.tick(time.monotonic())
             if event is None:
                 continue
-            detail = f" ({filt.reason})" if filt.reason else ""
-            value = f": {event.value_c:.1f} °C" if event.value_c is not None else ""
-            print(f"{SAYINGS[event.state]}{value}{detail}", file=sys.stderr, flush=True)
+            _say(event, filt.reason)
+            said = event.state
             if event.state in (TempState.OK, TempState.FEVER):
                 result = event
     finally:
@@ -211,6 +211,14 @@ def _measure(args: argparse.Namespace, ctx: Context) -> int:
         reader.join()
     emit(_temperature_doc(result or filt.current, filt))
     if result is None:
+        if said != filt.current.state:  # e.g. silent from the start: no change was seen
+            _say(filt.current, filt.reason)
         print("超时 无有效体温 no decision-grade temperature before the timeout", file=sys.stderr)
         return 1
     return 0
+
+
+def _say(event: Temperature, reason: str) -> None:
+    detail = f" ({reason})" if reason else ""
+    value = f": {event.value_c:.1f} °C" if event.value_c is not None else ""
+    print(f"{SAYINGS[event.state]}{value}{detail}", file=sys.stderr, flush=True)
