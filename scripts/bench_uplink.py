@@ -33,7 +33,7 @@ from kiosk.model import Outcome
 from kiosk.synthetic import synthetic_entry
 from kiosk.uplink.link import wire_window
 from kiosk.uplink.localbroker import LocalBroker
-from kiosk.uplink.publisher import Publisher
+from kiosk.uplink.publisher import HANDOFF, Publisher
 
 BROKERS = (("default mosquitto", None), ("unlimited mosquitto", 0))  # (name, max_inflight)
 
@@ -209,7 +209,7 @@ sys.path.insert(0, sys.argv[3])
 from bench_uplink import _config
 from kiosk.ledger import Ledger
 from kiosk.synthetic import synthetic_entry
-from kiosk.uplink.publisher import Publisher
+from kiosk.uplink.publisher import HANDOFF, Publisher
 config = _config(Path(sys.argv[1]), int(sys.argv[2]), 32)
 stop = threading.Event()
 publisher = Publisher(config, stop)
@@ -356,6 +356,25 @@ broker).
 Load average when the run started: {load:.1f} on {os.cpu_count()} cores. "CLI with an
 empty outbox" is the fixed cost of one `kiosk uplink drain` (fastest of 3): start-up,
 connection(s), `offline`, exit.
+
+Where the kiosk's time goes beyond raw paho's, from `py-spy --gil` profiles and PUBACK
+timelines of single drains (`kiosk/uplink/relay.py` explains the hand-over):
+- The publisher thread's own work (reading rows, recording hand-overs, deleting acknowledged
+  rows) is a small share; what cost most was contention, not work. A refill that stopped at
+  the 256-row read-ahead let paho run out of rows every 256 messages, and `publish()` calls
+  from the publisher thread fought paho's PUBACK handling for its message lock and the GIL
+  (single fills of 40-80 ms, with the window idle for up to 35 ms inside them). In a drain,
+  paho's own thread now publishes the next fed row per PUBACK.
+- The last acknowledgement is written with the outbox's last `DELETE`; on a 5,000-row drain
+  that commit usually also runs SQLite's WAL checkpoint (about 30-40 ms here). Raw paho
+  deletes nothing.
+- mosquitto's default `set_tcp_nodelay false` (Nagle) and the client's delayed ACK hold the
+  broker's last PUBACKs about 40 ms once the client stops sending: raw paho pays this at its
+  tail too. Whenever the kiosk paused its stream mid-drain (an experiment that primed paho
+  with only two windows of rows), the same 40 ms stall struck every few hundred messages, so
+  the publisher keeps paho holding {HANDOFF} rows per window slot.
+- `kiosk uplink drain` pays Python start-up and imports (paho alone imports `urllib.request`,
+  `email` and `ssl`); in this venv the editable install's import hook adds to it.
 
 | what | figure |
 | --- | --- |

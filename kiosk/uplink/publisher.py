@@ -195,16 +195,8 @@ class Publisher:
         link = self._link
         assert link is not None  # noqa: S101 - start() sets it
         outbox = Outbox(self._cfg.ledger_path)
-        try:
-            outbox.open()
-            retried = outbox.unpark(unless_config=self._fingerprint)
-            if retried:
-                logger.info("uplink config changed: %d parked rows queued again", retried)
-        except StorageError as exc:
-            logger.error("uplink cannot open the outbox: %s", exc)
-            self._update(last_error=str(exc))
+        if not self._open(outbox):
             link.close()
-            outbox.close()
             return
         try:
             while not self._stop.is_set():
@@ -216,6 +208,30 @@ class Publisher:
         finally:
             link.close()
             outbox.close()
+
+    def _open(self, outbox: Outbox) -> bool:
+        """Open the outbox, retrying every second while it cannot be opened (e.g. "database is
+        locked" while another process creates the ledger); False when stopped first."""
+        said = None
+        while True:
+            try:
+                outbox.open()
+                retried = outbox.unpark(unless_config=self._fingerprint)
+            except StorageError as exc:
+                outbox.close()
+                if str(exc) != said:
+                    logger.error("uplink cannot open the outbox (retrying): %s", exc)
+                    said = str(exc)
+                self._update(last_error=str(exc), last_progress=time.monotonic())
+                if self._stop.wait(1.0):
+                    return False
+                continue
+            if retried:
+                logger.info("uplink config changed: %d parked rows queued again", retried)
+            if said is not None:
+                logger.info("uplink opened the outbox")
+                self._update(last_error=None)
+            return True
 
     def _next_events(self, wait: float) -> list[Event]:
         sent = len(self._window.sent)

@@ -259,6 +259,27 @@ def test_a_long_drain_keeps_the_window_full_and_wakes_the_publisher_in_batches(
     assert woke < 300, woke  # ~20 batches of 160 acks, plus 50 ms timeouts
 
 
+def test_an_outbox_that_cannot_be_opened_yet_is_retried_not_given_up(
+    tmp_path: Path, broker: LocalBroker
+) -> None:
+    """The uplink thread used to end when its first open of the ledger failed (seen: "database
+    is locked" while another connection created the file). Now it says why and retries."""
+    state = tmp_path / "state"
+    state.write_text("not a directory yet")  # the state directory cannot be created
+    config = make_config(state, broker.port)
+    with collecting(broker.port) as collector, publishing(config) as publisher:
+        inbox = Inbox(collector)
+        said = lambda: str(publisher.health().last_error)  # noqa: E731
+        assert wait_until(lambda: "cannot create state directory" in said())
+        state.unlink()
+        with Ledger(config.ledger_path) as ledger:
+            committed = commit(ledger, 5)
+            assert wait_until(lambda: len(inbox.on("entries")) == 5)
+            assert wait_until(lambda: ledger.outbox_status().pending == 0)
+        assert publisher.alive and publisher.health().last_error is None
+    assert [d["id"] for d in inbox.on("entries")] == [e.id for e in committed]
+
+
 def count_calls(obj: object, name: str) -> list[int]:
     """Count calls of ``obj.name`` from now on (a one-element list, updated in place)."""
     calls = [0]
