@@ -31,9 +31,10 @@ from kiosk.config import Config, parse
 from kiosk.ledger import Ledger
 from kiosk.model import Outcome
 from kiosk.synthetic import synthetic_entry
+from kiosk.uplink.delivery import HANDOFF
 from kiosk.uplink.link import wire_window
 from kiosk.uplink.localbroker import LocalBroker
-from kiosk.uplink.publisher import HANDOFF, Publisher
+from kiosk.uplink.publisher import Publisher
 
 BROKERS = (("default mosquitto", None), ("unlimited mosquitto", 0))  # (name, max_inflight)
 
@@ -209,7 +210,8 @@ sys.path.insert(0, sys.argv[3])
 from bench_uplink import _config
 from kiosk.ledger import Ledger
 from kiosk.synthetic import synthetic_entry
-from kiosk.uplink.publisher import HANDOFF, Publisher
+from kiosk.uplink.delivery import HANDOFF
+from kiosk.uplink.publisher import Publisher
 config = _config(Path(sys.argv[1]), int(sys.argv[2]), 32)
 stop = threading.Event()
 publisher = Publisher(config, stop)
