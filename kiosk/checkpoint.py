@@ -123,6 +123,9 @@ class Checkpoint:
         self._next_code: ScannedCode | None = None
         self._temperature: Temperature | None = None  # decision-grade, waiting for a code
         self._temperature_at = 0.0
+        # taken while a decision was shown: never paired with a code, but staff may register
+        # the visitor it belongs to
+        self._shown_temperature: tuple[Temperature, float] | None = None
         self._decided_at = 0.0
         self._recent: dict[bytes, float] = {}
 
@@ -144,8 +147,13 @@ class Checkpoint:
 
     def on_temperature(self, temperature: Temperature) -> None:
         now = self._clock()
-        if temperature.state in DECISION_GRADE:
+        if temperature.state in DECISION_GRADE and self.phase != Phase.DECIDED:
             self._temperature, self._temperature_at = temperature, now
+        elif temperature.state in DECISION_GRADE:
+            # taken while a decision is on screen: most likely the visitor just decided (a code
+            # refused on sight is decided before its holder reaches the thermometer), so it
+            # must not wait for the next code; the next visitor measures again
+            self._shown_temperature = (temperature, now)
         if self.phase != Phase.DECIDED:
             self._display.show(
                 temperature_state=temperature.state.value,
@@ -226,6 +234,13 @@ class Checkpoint:
             if verification.itinerary else None,
         )  # fmt: skip
 
+    def _fresh_shown(self, now: float) -> Temperature | None:
+        """The temperature taken while the last decision was shown, for a staff registration."""
+        shown = self._shown_temperature
+        if shown is None or now - shown[1] > self._cfg.pair_window_s:
+            return None
+        return shown[0]
+
     def _fresh_temperature(self, now: float) -> Temperature | None:
         if self._temperature is None or now - self._temperature_at > self._cfg.pair_window_s:
             return None
@@ -275,7 +290,7 @@ class Checkpoint:
                         extra={"journal": fields})  # fmt: skip
         if self._visitor is not None:
             self._recent[self._visitor.code_key] = now
-        self._temperature = None  # one temperature, one visitor
+        self._temperature = self._shown_temperature = None  # one temperature, one visitor
         self._decided_at = now
         self.phase = Phase.DECIDED
         self._display.show(
@@ -305,7 +320,8 @@ class Checkpoint:
         if self.phase in (Phase.VERIFYING, Phase.MEASURING):
             raise RegistrationRefused(BUSY)
         entry = manual_entry(
-            reg, self._fresh_temperature(now), kiosk=self._kiosk, site=self._site,
+            reg, self._fresh_temperature(now) or self._fresh_shown(now), kiosk=self._kiosk,
+            site=self._site,
             fever_threshold_c=self._rules.fever_threshold_c,
             policy_version=policy_version(self._rules),
         )  # fmt: skip
@@ -322,7 +338,7 @@ class Checkpoint:
         logger.info("entry %d: %s %s (staff registration)", committed.seq, entry.decision.value,
                     ",".join(entry.reasons), extra={"journal": fields})  # fmt: skip
         if entry.temperature_source == "kiosk":
-            self._temperature = None  # one temperature, one visitor
+            self._temperature = self._shown_temperature = None  # one temperature, one visitor
         self._visitor, self._decided_at, self.phase = None, now, Phase.DECIDED
         self._display.show(
             phase=Phase.DECIDED, code_seen=False, outcome=entry.decision, reasons=entry.reasons,

@@ -185,6 +185,24 @@ def test_temperature_first_then_code_within_the_window() -> None:
     assert door.recorder.entries[0].temperature_c == 36.6
 
 
+def test_a_temperature_taken_while_a_decision_is_shown_is_not_the_next_visitors() -> None:
+    """A red code is refused on sight, so its holder reaches the thermometer while the DENY
+    is still shown. That temperature is theirs: the next visitor's code must not pass with it
+    (seen in the demo: a fever visitor passed with the previous visitor's 36.7 °C)."""
+    door = Door(verified(CodeStatus.RED))
+    door.code("CP1:RED")
+    assert door.screen.outcome == Outcome.DENY
+    door.temperature(OK)  # the refused visitor, still at the door
+    door.wait(4.1)  # the dwell ends
+    assert door.cp.phase == Phase.IDLE
+    door.verifier.answer = verified()
+    door.code("CP1:NEXT")  # within pair_window_s of that temperature
+    assert door.cp.phase == Phase.MEASURING  # waits for its own temperature
+    door.temperature(FEVER)
+    assert door.screen.outcome == Outcome.DENY and door.screen.reasons == ("temp.fever",)
+    assert door.recorder.entries[1].temperature_c == 38.2
+
+
 def test_temperature_too_long_before_the_code_is_not_used() -> None:
     door = Door(verified())
     door.temperature(OK)

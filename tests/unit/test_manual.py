@@ -16,7 +16,7 @@ from kiosk.manual import (
     manual_entry,
     registration,
 )
-from kiosk.model import Outcome, Temperature, TempState
+from kiosk.model import CodeStatus, Outcome, Temperature, TempState
 from kiosk.service.status import Phase
 from tests.unit.test_checkpoint import FEVER, OK, Door, verified
 
@@ -155,6 +155,20 @@ def test_checkpoint_registers_with_the_kiosk_temperature_and_opens_the_gate() ->
         door.cp.register(REG)  # one temperature, one visitor
     door.wait(5)
     assert door.cp.phase == Phase.IDLE
+
+
+def test_staff_may_register_a_refused_visitor_with_the_temperature_taken_meanwhile() -> None:
+    """A visitor refused on sight measures while the DENY is shown: that temperature is not
+    kept for the next code, but staff registering this visitor may use it (once)."""
+    door = Door(verified(CodeStatus.RED))
+    door.code("CP1:RED")
+    door.temperature(OK)  # during the DENY
+    door.wait(2)
+    entry = door.cp.register(REG)
+    assert (entry.temperature_c, entry.temperature_source) == (36.6, "kiosk")
+    door.wait(5)
+    with pytest.raises(RegistrationRefused, match="no_temperature"):
+        door.cp.register(REG)  # one temperature, one visitor
 
 
 def test_checkpoint_refuses_while_a_visitor_is_checked_and_when_it_cannot_record() -> None:
