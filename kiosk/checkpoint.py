@@ -125,7 +125,8 @@ class Checkpoint:
         self._temperature_at = 0.0
         # taken while a decision was shown: never paired with a code, but staff may register
         # the visitor it belongs to
-        self._shown_temperature: tuple[Temperature, float] | None = None
+        self._shown_temperature: Temperature | None = None
+        self._shown_at = 0.0
         self._decided_at = 0.0
         self._recent: dict[bytes, float] = {}
 
@@ -153,7 +154,7 @@ class Checkpoint:
             # taken while a decision is on screen: most likely the visitor just decided (a code
             # refused on sight is decided before its holder reaches the thermometer), so it
             # must not wait for the next code; the next visitor measures again
-            self._shown_temperature = (temperature, now)
+            self._shown_temperature, self._shown_at = temperature, now
         if self.phase != Phase.DECIDED:
             self._display.show(
                 temperature_state=temperature.state.value,
@@ -236,15 +237,16 @@ class Checkpoint:
 
     def _fresh_shown(self, now: float) -> Temperature | None:
         """The temperature taken while the last decision was shown, for a staff registration."""
-        shown = self._shown_temperature
-        if shown is None or now - shown[1] > self._cfg.pair_window_s:
-            return None
-        return shown[0]
+        return self._paired(self._shown_temperature, self._shown_at, now)
 
     def _fresh_temperature(self, now: float) -> Temperature | None:
-        if self._temperature is None or now - self._temperature_at > self._cfg.pair_window_s:
+        return self._paired(self._temperature, self._temperature_at, now)
+
+    def _paired(self, temperature: Temperature | None, at: float, now: float) -> Temperature | None:
+        """``temperature`` if it was taken within ``pair_window_s`` of ``now``."""
+        if temperature is None or now - at > self._cfg.pair_window_s:
             return None
-        return self._temperature
+        return temperature
 
     def _decide(
         self,

@@ -14,10 +14,9 @@ import logging
 import paho.mqtt.client as mqtt
 
 from kiosk.uplink.client import puback_reason
-from kiosk.uplink.outbox import Kind, Outbox, OutboxRow
+from kiosk.uplink.outbox import Outbox, OutboxRow
 from kiosk.uplink.relay import Relay
 from kiosk.uplink.window import SendWindow
-from kiosk.uplink.wire import Topics
 
 logger = logging.getLogger(__name__)
 
@@ -42,12 +41,11 @@ _OK_RC = (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN)  # NO_CONN: paho queued 
 class Delivery:
     """Rows in flight, control messages in flight, acknowledgements not yet saved."""
 
-    def __init__(self, relay: Relay, topics: Topics, config_fingerprint: str) -> None:
+    def __init__(self, relay: Relay, config_fingerprint: str) -> None:
         self.relay = relay
         self.window = SendWindow()
         self.counts = {"published": 0, "acked": 0, "parked": 0}
         self.last_ack = 0.0  # time.monotonic() of the last PUBACK taken
-        self._topics: dict[Kind, str] = {"alert": topics.alerts, "entry": topics.entries}
         self._fingerprint = config_fingerprint
         self._control: set[int] = set()  # status/state messages
         self._first_unsaved = 0.0
@@ -68,6 +66,9 @@ class Delivery:
             return True
         self.relay.wake_at = max(1, min(outstanding, wire * HANDOFF // 4))
         return False
+
+    def disarm(self) -> None:
+        self.relay.wake_at = 0
 
     def due(self) -> bool:
         """Enough PUBACKs have gathered already: do not sleep."""
@@ -160,7 +161,7 @@ class Delivery:
             feed.extend(window.take(outbox, limit // 2 - len(feed), alerts=False))
 
     def _hand(self, client: mqtt.Client, rows: list[OutboxRow], now: float) -> None:
-        window, topic = self.window, self._topics
+        window, topic = self.window, self.relay.topics
         for index, row in enumerate(rows):
             info = client.publish(topic[row.kind], row.payload, qos=1, retain=False)
             if info.rc not in _OK_RC:

@@ -109,7 +109,7 @@ class Publisher:
         self._link: Link | None = None
         self._thread: threading.Thread | None = None
         # owned by the publisher thread
-        self._delivery = Delivery(self._relay, self._topics, self._fingerprint)
+        self._delivery = Delivery(self._relay, self._fingerprint)
         self._session = _Session()
         self._next = {"state": 0.0, "purge": 0.0, "health": 0.0, "receipt": 0.0}
         up = config.uplink
@@ -224,7 +224,7 @@ class Publisher:
         except queue.Empty:
             events = []
         finally:
-            self._relay.wake_at = 0
+            delivery.disarm()
         while len(events) < 4096:
             try:
                 events.append(self._events.get_nowait())

@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import queue
 from collections import deque
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from kiosk.uplink.events import Ack, Event, Wake
 from kiosk.uplink.outbox import Kind, OutboxRow
+
+T = TypeVar("T")
 
 #: A row paho's thread handed to paho: (message id, paho's rc, the row); rc -1: publish raised.
 Handed = tuple[int, int, OutboxRow]
@@ -50,8 +52,8 @@ class Relay:
         self.feed: deque[OutboxRow] = deque()
         self.handed: deque[Handed] = deque()
         self.wake_at = 0
+        self.topics = topics  # by kind
         self._events = events
-        self._topics = topics
 
     def on_puback(self, client: Publishes, mid: int, code: int) -> None:
         """paho's thread, for every PUBACK: record it and publish the next fed row."""
@@ -65,7 +67,7 @@ class Relay:
                 pass
             else:
                 try:
-                    info = client.publish(self._topics[row.kind], row.payload, 1, False)
+                    info = client.publish(self.topics[row.kind], row.payload, 1, False)
                 except Exception:  # the publisher gives the row back and logs it
                     self.handed.append((0, -1, row))
                 else:
@@ -78,16 +80,10 @@ class Relay:
         """The PUBACKs so far (publisher thread). Take these *before* ``take_handed``: a row's
         hand-over is recorded before its PUBACK can arrive, so every ack taken here has its
         row among the hand-overs taken after."""
-        acks, out = self.acks, []
-        for _ in range(len(acks)):
-            out.append(acks.popleft())
-        return out
+        return _take(self.acks)
 
     def take_handed(self) -> list[Handed]:
-        handed, out = self.handed, []
-        for _ in range(len(handed)):
-            out.append(handed.popleft())
-        return out
+        return _take(self.handed)
 
     def clear(self) -> None:
         """Forget everything (the client is closed: no callback runs any more)."""
@@ -95,3 +91,9 @@ class Relay:
         self.feed.clear()
         self.handed.clear()
         self.wake_at = 0
+
+
+def _take(items: deque[T]) -> list[T]:
+    """What is on ``items`` now, oldest first; paho's thread may append meanwhile (``len``
+    bounds the loop, and ``popleft`` is atomic), never pop."""
+    return [items.popleft() for _ in range(len(items))]
