@@ -250,13 +250,16 @@ def test_a_long_drain_keeps_the_window_full_and_wakes_the_publisher_in_batches(
                 started = time.monotonic()
                 assert wait_until(lambda: ledger.outbox_status().pending == 0, timeout=120)
                 woke, took = steps[0], time.monotonic() - started
+                assert publisher.health().window == 20
         assert wait_until(lambda: len(inbox.on("entries")) >= 3000)
         docs = inbox.on("entries")
     assert sorted(d["seq"] for d in docs) == [e.seq for e in committed]
     assert len({d["id"] for d in docs}) == 3000
     assert wire.published[0] == 0  # the first connection only learns Receive Maximum 20
     assert max(wire.max_in_flight) <= 20
-    assert wire.max_in_flight[1] == 20
+    # a lower bound (the proxy may forward a PUBACK before it reads the last publish of a
+    # burst): seen 19 on a busy machine; a pipeline refilled per batch would show far less
+    assert wire.max_in_flight[1] >= 16, wire.max_in_flight
     # about 20 batches of 160 acks plus a 50 ms timeout now and then; polling every 3 ms (or
     # waking per PUBACK) would be hundreds more, on a busy machine too
     assert woke < 40 + took / 0.02, (woke, took)
