@@ -20,8 +20,8 @@ from kiosk.gate.signals import Gate
 from kiosk.ledger import Ledger
 from kiosk.model import Outcome
 from kiosk.service.app import Kiosk
-from kiosk.web.present import OUTCOME_VOICE
 from kiosk.uplink.collector import Collector
+from kiosk.web.present import OUTCOME_VOICE
 from tests.integration.test_uplink import wait_until
 from tests.web_support import csv_rows, ledger_csv_rows
 
