@@ -25,15 +25,17 @@ SAVE_AFTER_S = 0.05  # acknowledgements are written in batches at least this oft
 # ``max_inflight_messages``, set per connection by ``Link`` to the broker's Receive Maximum)
 # and sends the next one from its own thread the moment a PUBACK frees a slot. The publisher
 # hands paho up to this many rows itself when it falls short (a start, new rows after a lull),
-# and keeps half as many on the relay's feed, from which paho's thread publishes one per
+# and keeps as many again on the relay's feed, from which paho's thread publishes one per
 # PUBACK (see ``relay``): in a drain paho never runs dry and the two threads do not contend.
 # (Priming paho with only two windows let the stream pause, and a default mosquitto's Nagle
 # then held its PUBACKs for 40 ms each time.) Rows handed over but not yet sent live only in
-# memory; the outbox still holds them: a crash re-sends them. The publisher sleeps until a
-# quarter of that is acknowledged (or the last outstanding message is), then saves the acks
-# and tops up the feed in one pass. Acks are also saved once nothing is in flight, and at
-# least every 50 ms: that bounds what a crash re-sends (PUBACKs of the last 50 ms at most; the
-# county drops duplicates).
+# memory; the outbox still holds them: a crash re-sends them. The publisher sleeps until all
+# that paho held is acknowledged (by then paho's thread has taken as many from the feed, so
+# paho still holds a full share), or 50 ms, then saves the acks and refills the feed in one
+# pass: every wake-up takes the GIL from paho's thread, and waking per quarter of that cost a
+# tenth of the drain rate (docs/benchmarks.md). Acks are also saved once nothing is in flight,
+# and at least every 50 ms: that bounds what a crash re-sends (PUBACKs of the last 50 ms at
+# most; the county drops duplicates).
 HANDOFF = 32
 _OK_RC = (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN)  # NO_CONN: paho queued it for reconnect
 
@@ -59,12 +61,12 @@ class Delivery:
 
     def arm(self, wire: int) -> bool:
         """Before the publisher sleeps: ask paho's thread to wake it when a batch of PUBACKs
-        is worth acting on (a quarter of what paho holds), or the last outstanding one has
-        come. True when nothing is outstanding (sleep as long as you like)."""
+        is worth acting on (as many as paho holds), or the last outstanding one has come.
+        True when nothing is outstanding (sleep as long as you like)."""
         outstanding = len(self.window.sent) + len(self._control)
         if not outstanding:
             return True
-        self.relay.wake_at = max(1, min(outstanding, wire * HANDOFF // 4))
+        self.relay.wake_at = max(1, min(outstanding, wire * HANDOFF))
         return False
 
     def disarm(self) -> None:
@@ -90,7 +92,7 @@ class Delivery:
             refusal = puback_reason(code) if code >= 0x80 else None
             row = window.acked(mid, refusal)
             if row is not None and refusal is not None:
-                logger.warning("broker refused %s row %d: %s", row.kind, row.row_id, refusal)
+                logger.warning("broker refused %s row %d: %s", row.kind, row.id, refusal)
 
     def _take_handed(self, now: float) -> None:
         """Record the rows paho's thread published from the feed."""
@@ -113,7 +115,7 @@ class Delivery:
             window.unsaved_acks
             and (
                 not window.sent
-                or len(window.unsaved_acks) >= wire * HANDOFF // 4
+                or len(window.unsaved_acks) >= wire * HANDOFF
                 or now - self._first_unsaved >= SAVE_AFTER_S
             )
         )
@@ -144,7 +146,7 @@ class Delivery:
 
     def fill(self, client: mqtt.Client, outbox: Outbox, now: float, wire: int) -> None:
         """Hand paho waiting alerts at once, and entries when it holds less than three
-        quarters of its share; then top up the relay's feed."""
+        quarters of its share; then fill the relay's feed to a full share."""
         window, feed = self.window, self.relay.feed
         limit = wire * HANDOFF
         room = limit - len(window.sent)
@@ -157,8 +159,8 @@ class Delivery:
                     break
             rows += window.take(outbox, room - len(rows), alerts=False)
         self._hand(client, rows, now)
-        if len(feed) < limit // 4:
-            feed.extend(window.take(outbox, limit // 2 - len(feed), alerts=False))
+        if len(feed) < limit:
+            feed.extend(window.take(outbox, limit - len(feed), alerts=False))
 
     def _hand(self, client: mqtt.Client, rows: list[OutboxRow], now: float) -> None:
         window, topic = self.window, self.relay.topics

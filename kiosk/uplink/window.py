@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
-from typing import NamedTuple, Protocol
+from typing import Protocol
 
 from kiosk.uplink.outbox import Kind, OutboxRow
 
@@ -17,12 +17,9 @@ class ReadyRows(Protocol):
     def ready(self, kind: Kind, after_id: int, limit: int) -> list[OutboxRow]: ...
 
 
-class Sent(NamedTuple):
-    """A row handed to paho (one per message in flight)."""
-
-    row_id: int
-    kind: Kind
-    sent_at: float
+#: A row handed to paho and when (one per message in flight; a plain tuple: one is built per
+#: message on the hot path).
+Sent = tuple[OutboxRow, float]
 
 
 @dataclass
@@ -66,7 +63,7 @@ class SendWindow:
 
     def handed(self, mid: int, row: OutboxRow, now: float) -> None:
         """paho accepted ``row`` as message ``mid``."""
-        self.sent[mid] = Sent(row.id, row.kind, now)
+        self.sent[mid] = (row, now)
 
     def give_back(self, rows: list[OutboxRow]) -> None:
         """Rows taken but not handed to paho: entries go back to the front of the line, and
@@ -76,22 +73,24 @@ class SendWindow:
         if alerts:
             self.cursor["alert"] = min(self.cursor["alert"], min(alerts) - 1)
 
-    def acked(self, mid: int, failure: str | None) -> Sent | None:
+    def acked(self, mid: int, failure: str | None) -> OutboxRow | None:
         """Record a PUBACK; ``failure`` is the v5 reason of a refusal. None for unknown mids."""
-        row = self.sent.pop(mid, None)
-        if row is not None:
-            if failure is None:
-                self.unsaved_acks.append(row.row_id)
-            else:
-                self.unsaved_parks.append((row.row_id, failure))
+        sent = self.sent.pop(mid, None)
+        if sent is None:
+            return None
+        row = sent[0]
+        if failure is None:
+            self.unsaved_acks.append(row.id)
+        else:
+            self.unsaved_parks.append((row.id, failure))
         return row
 
     def oldest_wait(self, now: float, since: float) -> float:
         """Seconds the oldest handed row has waited, counted from ``since`` at the earliest."""
         if not self.sent:
             return 0.0
-        oldest = next(iter(self.sent.values()))
-        return now - max(oldest.sent_at, since)
+        _, sent_at = next(iter(self.sent.values()))
+        return now - max(sent_at, since)
 
     def rewind(self) -> None:
         """Forget what was handed over and read the outbox from its start again."""

@@ -260,8 +260,8 @@ def test_a_long_drain_keeps_the_window_full_and_wakes_the_publisher_in_batches(
     # a lower bound (the proxy may forward a PUBACK before it reads the last publish of a
     # burst): seen 19 on a busy machine; a pipeline refilled per batch would show far less
     assert wire.max_in_flight[1] >= 16, wire.max_in_flight
-    # about 20 batches of 160 acks plus a 50 ms timeout now and then; polling every 3 ms (or
-    # waking per PUBACK) would be hundreds more, on a busy machine too
+    # a batch of 640 acks (all that paho holds) or a 50 ms timeout per wake-up; polling every
+    # 3 ms (or waking per PUBACK) would be hundreds more, on a busy machine too
     assert woke < 40 + took / 0.02, (woke, took)
 
 
