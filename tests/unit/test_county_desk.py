@@ -225,6 +225,52 @@ def test_a_silent_kiosk_raises_a_fleet_alert_and_clears_it(desk: Desk) -> None:
     assert 'data-kiosk="k-a"' in page and "2\u20132" in page
 
 
+def test_the_fleet_reads_every_kiosks_newest_entry_in_a_fixed_number_of_queries(
+    desk: Desk, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fleet page (and the notifier, every few seconds) used to read each kiosk's newest
+    entry with a query of its own: 7,000 kiosks, 7,000 round trips. Now the number of queries
+    does not grow with the fleet, and each kiosk still shows its newest entry by seq."""
+    f = desk.config.fleet
+    received = T0 + timedelta(minutes=30)
+
+    def add(kiosks: range) -> None:
+        for k in kiosks:
+            seqs = (1, 4) if k % 2 else (1, 2, 3)  # odd kiosks have a gap: 2-3 missing
+            write(
+                desk,
+                [
+                    Entry.new(f"k-{k:02}", f"site-{k}", Outcome.PASS, ts=T0 + timedelta(
+                        minutes=seq + k)).with_seq(seq)
+                    for seq in seqs
+                ],
+                now=received,
+            )  # fmt: skip
+
+    queries: list[str] = []
+    run = desk.db._run
+
+    def counted(sql: str, params: Any) -> Any:
+        queries.append(sql)
+        return run(sql, params)
+
+    monkeypatch.setattr(desk.db, "_run", counted)
+    add(range(2))
+    small = fleet_mod.fleet(desk.db, received, f.silent_after_s, f.clock_skew_warn_s)
+    few, queries[:] = len(queries), []
+    add(range(2, 14))
+    views = fleet_mod.fleet(desk.db, received, f.silent_after_s, f.clock_skew_warn_s)
+    assert len(small) == 2 and len(views) == 14
+    assert len(queries) == few <= 3, queries
+    for view in views:
+        k = int(view.kiosk[2:])
+        top = 4 if k % 2 else 3
+        newest = T0 + timedelta(minutes=top + k)
+        assert (view.site, view.last_seq, view.last_entry) == (f"site-{k}", top, newest)
+        assert view.clock_skew_s == (received - newest).total_seconds() and view.clock_ok
+        assert view.missing == (((2, 3),) if k % 2 else ())
+
+
 def test_venue_ledger_counts_chart_and_exports_defuse_formulas(desk: Desk) -> None:
     rows = [
         Entry.new(
