@@ -9,6 +9,16 @@ from typing import Any, Protocol
 from county.store.gaps import Run
 from kiosk.uplink.wire import AlertRecord, EntryRecord, StateRecord, StatusRecord
 
+#: What retention removes from the desk's tables besides entries and alerts (``%s``: the
+#: cutoff time): webhook deliveries (their body names the alert), handlers' acknowledgements
+#: (their note is free text) and cleared fleet alerts. Open fleet alerts and the append-only
+#: audit log of tracing stay.
+DESK_PURGE = (
+    "DELETE FROM deliveries WHERE alert_ts < %s",
+    "DELETE FROM alert_acks WHERE handled_at < %s",
+    "DELETE FROM fleet_alerts WHERE cleared_at < %s",
+)
+
 
 class StoreError(Exception):
     """The database could not be reached or written; nothing of the batch was committed."""

@@ -13,7 +13,7 @@ from typing import Any
 
 import psycopg
 
-from county.store.base import Batch, KioskRow, Progress, StoreError, StoreRejected
+from county.store.base import DESK_PURGE, Batch, KioskRow, Progress, StoreError, StoreRejected
 from county.store.rows import (
     ALERT_COLUMNS,
     ENTRY_COLUMNS,
@@ -156,6 +156,8 @@ class PostgresStore:
                 db.execute("DELETE FROM entries_default WHERE ts < %s", (cutoff,))
                 db.execute("DELETE FROM alerts WHERE ts < %s", (cutoff,))
                 db.execute("DELETE FROM quarantine WHERE received_at < %s", (cutoff,))
+                for sql in DESK_PURGE:
+                    db.execute(sql, (cutoff,))
         except psycopg.Error as exc:
             raise self._failed(exc, "purging past retention") from exc
         self.maintain(now)

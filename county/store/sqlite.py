@@ -6,7 +6,7 @@ import sqlite3
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from county.store.base import Batch, KioskRow, Progress, StoreError, StoreRejected
+from county.store.base import DESK_PURGE, Batch, KioskRow, Progress, StoreError, StoreRejected
 from county.store.rows import (
     ALERT_COLUMNS,
     ENTRY_COLUMNS,
@@ -187,7 +187,8 @@ class SqliteStore:
         return out
 
     def purge(self, now: datetime) -> int:
-        """Delete entries, alerts and quarantine older than the retention period."""
+        """Delete entries, alerts, quarantine and the desk's records of alerts (webhook
+        deliveries, acknowledgements, cleared fleet alerts) older than the retention period."""
         cutoff = utc_iso(now - self._retention)
         db = self._db
         try:
@@ -196,6 +197,8 @@ class SqliteStore:
                 n = db.execute("DELETE FROM entries WHERE ts < ?", (cutoff,)).rowcount
                 db.execute("DELETE FROM alerts WHERE ts < ?", (cutoff,))
                 db.execute("DELETE FROM quarantine WHERE received_at < ?", (cutoff,))
+                for sql in DESK_PURGE:
+                    db.execute(sql.replace("%s", "?"), (cutoff,))
                 db.execute("COMMIT")
             finally:
                 if db.in_transaction:

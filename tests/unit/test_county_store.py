@@ -16,6 +16,7 @@ from county.store import Batch, Quarantined, Store
 from county.store.postgres import PostgresStore, partition_name
 from county.store.rows import migrations
 from county.store.sqlite import SqliteStore
+from kiosk.model import utc_iso
 from kiosk.uplink.wire import StateRecord, StatusRecord, TopicRef, parse_message
 from tests.county_support import entry, pg_database
 
@@ -112,6 +113,57 @@ def test_retention(store: Store) -> None:
     assert count(store, "SELECT COUNT(*) FROM entries") == 1
     (p,) = store.progress(["k-1"])
     assert p.confirmed_seq == 2  # what the county once held stays confirmed
+
+
+def test_retention_purges_the_desks_records_of_old_alerts(store: Store) -> None:
+    """Webhook deliveries (their body names the alert), handlers' notes and cleared fleet
+    alerts go with the alerts; an open fleet alert and the audit log stay."""
+    old, new = utc_iso(NOW - timedelta(days=30)), utc_iso(NOW)
+    deliveries = "INSERT INTO deliveries (alert_key, hook, alert_ts, created_at, state, "
+    deliveries += "next_at, body) VALUES (%s, 'h', %s, %s, 'sent', %s, '{}')"
+    acks = "INSERT INTO alert_acks VALUES (%s, 'hank', %s, '已送发热门诊')"
+    fleet = "INSERT INTO fleet_alerts (kiosk, kind, raised_at, cleared_at) "
+    fleet += "VALUES (%s, 'silent', %s, %s)"
+    audit = "INSERT INTO audit_log (ts, who, role, kind, query, rows) "
+    audit += "VALUES (%s, 'tina', 'tracer', 'subject', '{}', 1)"
+    rows: list[tuple[str, tuple[Any, ...]]] = [
+        (deliveries, ("a-old", old, old, old)),
+        (deliveries, ("a-new", new, new, new)),
+        (acks, ("a-old", old)),
+        (acks, ("a-new", new)),
+        (fleet, ("k-cleared", old, old)),
+        (fleet, ("k-open", old, None)),
+        (fleet, ("k-new", old, new)),
+        (audit, (old,)),
+    ]  # fmt: skip
+    execute(store, rows)
+    store.purge(NOW)
+    assert column(store, "SELECT alert_key FROM deliveries") == ["a-new"]
+    assert column(store, "SELECT alert_key FROM alert_acks") == ["a-new"]
+    assert column(store, "SELECT kiosk FROM fleet_alerts ORDER BY kiosk") == ["k-new", "k-open"]
+    assert count(store, "SELECT COUNT(*) FROM audit_log") == 1
+
+
+def column(store: Store, sql: str) -> list[Any]:
+    if isinstance(store, SqliteStore):
+        with sqlite3.connect(store.path) as db:
+            return [r[0] for r in db.execute(sql)]
+    assert isinstance(store, PostgresStore)
+    with psycopg.connect(store.url) as db:
+        return [r[0] for r in db.execute(sql)]  # type: ignore[arg-type]
+
+
+def execute(store: Store, statements: list[tuple[str, tuple[Any, ...]]]) -> None:
+    """Run ``(sql, params)`` pairs written with ``%s`` placeholders on either backend."""
+    if isinstance(store, SqliteStore):
+        with sqlite3.connect(store.path) as db:
+            for sql, params in statements:
+                db.execute(sql.replace("%s", "?"), params)
+        return
+    assert isinstance(store, PostgresStore)
+    with psycopg.connect(store.url) as db:
+        for sql, params in statements:
+            db.execute(sql, params)  # type: ignore[arg-type]
 
 
 def test_postgres_partitions_by_day(tmp_path: Path) -> None:
