@@ -91,7 +91,10 @@ class DatabaseSection:
         None, doc="systemd credential holding the PostgreSQL password", pattern=CREDENTIAL_NAME
     )
     retention_days: int = setting(
-        21, doc="entries older than this are deleted (PostgreSQL: whole day partitions)", min=1
+        21,
+        doc="entries, alerts and their desk records older than this are deleted "
+        "(PostgreSQL: whole day partitions)",
+        min=1,
     )
     partitions_ahead: int = setting(
         3, doc="PostgreSQL: day partitions created ahead of today", min=1, max=60
