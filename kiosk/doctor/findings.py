@@ -18,6 +18,7 @@ TITLES = {
     "disk": "磁盘空间 disk space",
     "outbox": "待发送 outbox",
     "verification": "验证 verification",
+    "lists": "县级名单 county lists",
     "camera": "摄像头 camera",
     "thermometer": "测温仪 thermometer",
     "broker": "县平台 broker",

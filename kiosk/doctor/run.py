@@ -19,6 +19,7 @@ from kiosk.config import Config, ConfigError, load
 from kiosk.doctor import devices as dev
 from kiosk.doctor.findings import FAIL, OK, SKIP, TITLES, WARN, Finding, Options, secret_environ
 from kiosk.doctor.host import check_clock, check_disk, check_outbox, check_state_dir
+from kiosk.doctor.lists import check_county_lists
 from kiosk.model import CheckResult
 
 logger = logging.getLogger(__name__)
@@ -74,6 +75,7 @@ def run_checks(
         ("disk", lambda: check_disk(cfg.kiosk.state_dir)),
         ("outbox", lambda: check_outbox(cfg.ledger_path)),
         ("verification", lambda: dev.check_verification(cfg, env)),
+        ("lists", lambda: check_county_lists(cfg, env)),
         ("camera", lambda: dev.check_camera(cfg.camera, stop, opts.camera_s)),
         ("thermometer", lambda: dev.check_thermometer(cfg.thermometer, opts)),
         ("broker", lambda: dev.check_broker(cfg, env, opts.broker_s)),
