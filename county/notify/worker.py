@@ -43,7 +43,9 @@ def hook_id(hook: Hook) -> str:
 
 
 @dataclass(frozen=True)
-class Delivery:
+class HookDelivery:
+    """One alert on one webhook: its state, attempts and last error (the desk lists these)."""
+
     id: int
     alert_key: str
     hook: str
@@ -54,7 +56,7 @@ class Delivery:
     last_error: str | None
 
 
-def deliveries(db: DeskDb, limit: int = 200) -> list[Delivery]:
+def deliveries(db: DeskDb, limit: int = 200) -> list[HookDelivery]:
     """The newest deliveries, for the desk."""
     rows = db.rows(
         "SELECT id, alert_key, hook, state, attempts, created_at, sent_at, last_error "
@@ -62,7 +64,7 @@ def deliveries(db: DeskDb, limit: int = 200) -> list[Delivery]:
         (limit,),
     )
     return [
-        Delivery(r[0], r[1], r[2], r[3], r[4], db.ts(r[5]) or datetime.min, db.ts(r[6]), r[7])
+        HookDelivery(r[0], r[1], r[2], r[3], r[4], db.ts(r[5]) or datetime.min, db.ts(r[6]), r[7])
         for r in rows
     ]
 
