@@ -210,7 +210,6 @@ sys.path.insert(0, sys.argv[3])
 from bench_uplink import _config
 from kiosk.ledger import Ledger
 from kiosk.synthetic import synthetic_entry
-from kiosk.uplink.delivery import HANDOFF
 from kiosk.uplink.publisher import Publisher
 config = _config(Path(sys.argv[1]), int(sys.argv[2]), 32)
 stop = threading.Event()

@@ -7,7 +7,6 @@ import dataclasses
 import os
 import secrets
 import sys
-import threading
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -31,8 +30,7 @@ from kiosk.model import (
     utc_iso,
 )
 from kiosk.reasons import CODE_MISSING, describe
-from kiosk.uplink.inbound import Inbound
-from kiosk.uplink.updates import CountyUpdates
+from kiosk.uplink.updates import restore_held
 
 
 def register(commands: Commands) -> None:
@@ -173,9 +171,9 @@ def _verify(args: argparse.Namespace, _ctx: Context) -> int:
     report = verifier.load()
     for problem in report.problems:
         print(f"trust list: {problem}", file=sys.stderr)
-    if section.updates.county_id is not None and config.ledger_path.exists():
+    if section.updates.county_id is not None:
         # the county's lists the kiosk holds: is this pass revoked, is the list fresh?
-        CountyUpdates(config, verifier, Inbound(()), threading.Event()).restore()
+        restore_held(config, verifier)
     if args.image is not None:
         try:
             texts = read_qr_texts(args.image)

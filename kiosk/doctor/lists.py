@@ -4,7 +4,6 @@ county passes are being decided without a fresh revocation list."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
@@ -25,8 +24,7 @@ def check_county_lists(cfg: Config, env: Mapping[str, str], now: datetime | None
     a pinned trust-list signer cannot be read; the ledger file is never created here."""
     from kiosk.codes.trust import load_trust
     from kiosk.codes.verifier import Verifier
-    from kiosk.uplink.inbound import Inbound
-    from kiosk.uplink.updates import CountyUpdates
+    from kiosk.uplink.updates import restore_held
 
     county = cfg.verify.updates.county_id
     if county is None:
@@ -41,19 +39,18 @@ def check_county_lists(cfg: Config, env: Mapping[str, str], now: datetime | None
             "放置签名证书 / put the county's trust-list signer certificate at "
             "verify.updates.trust_signers",
         )
-    if not cfg.ledger_path.exists():
-        return Finding(WARN, f"county {county}: no list held yet (no ledger); {stale_means}", _WAIT)
     verifier = Verifier(cfg.verify, kiosk_id=cfg.kiosk.id, environ=env)
     try:
         verifier.load()
     except ConfigError:
         return Finding(WARN, "not checked: verification is not set up (see verification)")
     at = now or datetime.now(UTC)
-    updates = CountyUpdates(cfg, verifier, Inbound(()), threading.Event(), clock=lambda: at)
     try:
-        updates.restore()
+        updates = restore_held(cfg, verifier, clock=lambda: at)
     except StorageError as exc:
         return Finding(WARN, f"stored lists not readable: {exc}", "see outbox / 见待发送")
+    if updates is None:
+        return Finding(WARN, f"county {county}: no list held yet (no ledger); {stale_means}", _WAIT)
     health = updates.health()
     trust = (
         f"trust list issued {health.trust_issued_at} ({health.trust_certs} certificate"

@@ -40,6 +40,12 @@ HANDOFF = 32
 _OK_RC = (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN)  # NO_CONN: paho queued it for reconnect
 
 
+def share(wire: int) -> int:
+    """Rows paho holds for a wire window of ``wire``: what it is handed, what the feed keeps,
+    and the batch of PUBACKs that wakes the publisher or is saved at once."""
+    return wire * HANDOFF
+
+
 class Delivery:
     """Rows in flight, control messages in flight, acknowledgements not yet saved."""
 
@@ -66,7 +72,7 @@ class Delivery:
         outstanding = len(self.window.sent) + len(self._control)
         if not outstanding:
             return True
-        self.relay.wake_at = max(1, min(outstanding, wire * HANDOFF))
+        self.relay.wake_at = max(1, min(outstanding, share(wire)))
         return False
 
     def disarm(self) -> None:
@@ -115,7 +121,7 @@ class Delivery:
             window.unsaved_acks
             and (
                 not window.sent
-                or len(window.unsaved_acks) >= wire * HANDOFF
+                or len(window.unsaved_acks) >= share(wire)
                 or now - self._first_unsaved >= SAVE_AFTER_S
             )
         )
@@ -148,7 +154,7 @@ class Delivery:
         """Hand paho waiting alerts at once, and entries when it holds less than three
         quarters of its share; then fill the relay's feed to a full share."""
         window, feed = self.window, self.relay.feed
-        limit = wire * HANDOFF
+        limit = share(wire)
         room = limit - len(window.sent)
         rows = window.take(outbox, max(room, limit // 4), entries=False)  # alerts go ahead
         if room - len(rows) >= limit // 4:  # paho runs short: hand it entries, feed first

@@ -243,6 +243,19 @@ class CountyUpdates:
         store_list(self._path, kind, self._county, env.iat, env.raw, self._clock())
 
 
+def restore_held(
+    config: Config, sink: ListSink, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
+) -> CountyUpdates | None:
+    """The county's lists held in the ledger file, re-verified and put in force in ``sink``,
+    with no thread and no broker (``kiosk verify``, ``kiosk doctor``); None when there is no
+    ledger yet: it is never created here. StorageError if it cannot be read."""
+    if not config.ledger_path.exists():
+        return None
+    updates = CountyUpdates(config, sink, Inbound(()), threading.Event(), clock)
+    updates.restore()
+    return updates
+
+
 def store_list(
     path: Path, kind: str, county: str, iat: int, payload: bytes, received: datetime
 ) -> None:
