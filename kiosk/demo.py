@@ -43,6 +43,7 @@ logger = logging.getLogger(__name__)
 
 ISSUER = "330106"  # a county code; the demo's own key signs for it
 REVOKED_SUBJECT = "demo-revoked-subject-0001"  # on the demo county's revocation list
+REPOSE_S = 4.0  # a visitor whose code is not read within this shows the phone again
 
 
 @dataclass(frozen=True)
@@ -270,8 +271,10 @@ def play_visitor(rig: DemoRig, kiosk: Kiosk, visitor: Visitor, *, timeout: float
     before = board.screen().version
     rig.simulator.play(visitor.scenario)
     time.sleep(code_delay_s)
-    rig.show(rig.desk.code_for(visitor.kind), visitor.colour)
-    deadline = time.monotonic() + timeout
+    code = rig.desk.code_for(visitor.kind)
+    rig.show(code, visitor.colour)
+    shown = time.monotonic()
+    deadline = shown + timeout
     decided = None
     version = before
     while time.monotonic() < deadline and not kiosk.stop.is_set():
@@ -280,6 +283,14 @@ def play_visitor(rig: DemoRig, kiosk: Kiosk, visitor: Visitor, *, timeout: float
         if screen.phase == Phase.DECIDED:
             decided = screen
             break
+        if screen.phase == Phase.IDLE and time.monotonic() - shown >= REPOSE_S:
+            # the code was not read (a random pose can be too blurred, tilted or over-exposed
+            # to decode, as a real one can): the visitor holds the phone up again, another
+            # way, and steps up to the thermometer again
+            logger.info("%s: code not read in %.0f s, shown again", visitor.label, REPOSE_S)
+            rig.simulator.play(visitor.scenario)
+            rig.show(code, visitor.colour)
+            shown = time.monotonic()
     rig.show(None)
     rig.simulator.play("idle")
     return Seen(visitor, decided)
